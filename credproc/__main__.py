@@ -1,0 +1,5 @@
+import sys
+
+from credproc.cli import main
+
+sys.exit(main())

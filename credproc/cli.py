@@ -1,0 +1,266 @@
+"""Command line: argparse, the commands, and the one place errors become exit codes.
+
+The bare `credproc --profile P` is the credential_process protocol; its cache hit imports
+neither botocore nor the prompt code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from credproc import __version__, log
+from credproc.cache import Store
+from credproc.config import load
+from credproc.errors import EXIT_CODES, ConfigError, CredprocError, MfaCancelled, UsageError
+from credproc.plan import CHAIN_ENV, Plan, build
+from credproc.protocol import SERVE_SECONDS, Credentials, from_entry, process_output, utc_iso
+
+
+def _chain_guard(profile: str) -> None:
+    chain = [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
+    if profile in chain:
+        loop = " -> ".join([*chain, profile])
+        raise ConfigError(
+            f"credproc calls itself in a loop: {loop}",
+            "a source profile's credential_process must not lead back to this profile",
+        )
+
+
+def obtain(profile: str, *, renew: bool = False) -> tuple[Plan, Credentials]:
+    """Credentials for `profile`: from the cache when fresh, else minted (and cached)."""
+    _chain_guard(profile)
+    config = load()
+    plan = build(config, profile)
+    store = Store.open()
+    if not renew:
+        hit = from_entry(store.read(plan.target.identity), plan.target.kind)
+        if hit and hit.seconds_left() > SERVE_SECONDS:
+            log.debug(f"cache hit for {profile}, {hit.seconds_left() / 60:.0f} min left")
+            return plan, hit
+    from credproc.resolve import Resolver  # botocore: only when the cache cannot answer
+
+    return plan, Resolver(plan, config, store, renew=renew).credentials()
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _, creds = obtain(args.profile)
+    sys.stdout.write(process_output(creds) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    plan, creds = obtain(args.profile, renew=True)
+    print(
+        f"{args.profile}: credentials valid until {utc_iso(creds.expiration)} "
+        f"({_minutes(creds.seconds_left())} from now)"
+    )
+    if plan.steps[0].kind == "session" and len(plan.steps) > 1:
+        session = from_entry(Store.open().read(plan.steps[0].identity), "session")
+        if session:
+            print(
+                f"{args.profile}: MFA session valid until {utc_iso(session.expiration)}; "
+                "roles of this device are renewed without a code until then"
+            )
+    return 0
+
+
+def _entries(store: Store) -> list[dict[str, Any]]:
+    rows = []
+    for name in store.names():
+        payload = store.read(name)
+        creds = from_entry(payload, str((payload or {}).get("kind")))
+        if payload and creds:
+            rows.append(
+                {
+                    "profile": payload.get("profile", ""),
+                    "kind": payload["kind"],
+                    "role": payload.get("role_arn", ""),
+                    "mfa_serial": payload.get("mfa_serial", ""),
+                    "expires": utc_iso(creds.expiration),
+                    "expires_in_seconds": int(creds.seconds_left()),
+                }
+            )
+    return rows
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = _entries(Store.open())
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no cached credentials")
+    for row in rows:
+        left = row["expires_in_seconds"]
+        state = f"expires in {_minutes(left)}" if left > 0 else "expired"
+        print(f"{row['profile']:<24} {row['kind']:<8} {row['role'] or row['mfa_serial']}  {state}")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    store = Store.open()
+    if args.all:
+        names = store.names()
+        store.sweep(older_than=0)
+    elif args.profile:
+        names = [step.identity for step in build(load(), args.profile).steps]
+    else:
+        raise UsageError("clear needs --profile P or --all", "say which entries to remove")
+    removed = sum(store.remove(name) for name in names)
+    print(f"removed {removed} cached entr{'y' if removed == 1 else 'ies'}")
+    return 0
+
+
+def credential_env(creds: Credentials) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": creds.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+        "AWS_SESSION_TOKEN": creds.session_token,
+        "AWS_CREDENTIAL_EXPIRATION": utc_iso(creds.expiration),
+    }
+
+
+def _quote_sh(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+ENV_FORMATS = {
+    "sh": lambda k, v: f"export {k}={_quote_sh(v)}",
+    "fish": lambda k, v: f"set -gx {k} {_quote_sh(v)}",
+    "powershell": lambda k, v: f"$Env:{k} = '{v.replace(chr(39), chr(39) * 2)}'",
+    "dotenv": lambda k, v: f"{k}={v}",
+}
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    _, creds = obtain(args.profile)
+    values = credential_env(creds)
+    if args.format == "json":
+        print(json.dumps(values))
+    else:
+        print("\n".join(ENV_FORMATS[args.format](k, v) for k, v in values.items()))
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
+    if not command:
+        raise UsageError("exec needs a command", "credproc exec --profile P -- COMMAND ARGS...")
+    _, creds = obtain(args.profile)
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+    env.update(credential_env(creds))
+    if os.name == "nt":
+        import subprocess
+
+        return subprocess.run(command, env=env).returncode
+    try:
+        os.execvpe(command[0], command, env)
+    except OSError as exc:
+        raise UsageError(f"cannot run {command[0]}: {exc.strerror}", "check the command") from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from credproc.check import explain
+
+    lines, problems = explain(load(), args.profile)
+    print("\n".join(lines))
+    return 3 if problems else 0
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise UsageError(message, "see credproc --help")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="explain what happens on stderr (never secrets)",
+    )
+    common.add_argument("--profile", default=argparse.SUPPRESS, help="the profile to resolve")
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = _ArgumentParser(
+        prog="credproc",
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="AWS credential_process helper for MFA-protected roles.",
+        epilog=f"credential_process = credproc --profile NAME\n\nexit codes:\n{codes}",
+    )
+    parser.add_argument("--version", action="version", version=f"credproc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    sub.add_parser(
+        "login", parents=[common], help="get or renew credentials now, asking for a code"
+    )
+    status = sub.add_parser("status", parents=[common], help="list cached credentials")
+    status.add_argument("--json", action="store_true")
+    clear = sub.add_parser("clear", parents=[common], help="remove cached credentials")
+    clear.add_argument("--all", action="store_true")
+    env = sub.add_parser("env", parents=[common], help="print credentials as environment variables")
+    env.add_argument("--format", choices=[*ENV_FORMATS, "json"], default="sh")
+    run = sub.add_parser("exec", parents=[common], help="run a command with the credentials")
+    run.add_argument("command_line", nargs=argparse.REMAINDER)
+    sub.add_parser("check", parents=[common], help="explain a profile's chain and its problems")
+    return parser
+
+
+COMMANDS = {
+    None: cmd_serve,
+    "login": cmd_login,
+    "status": cmd_status,
+    "clear": cmd_clear,
+    "env": cmd_env,
+    "exec": cmd_exec,
+    "check": cmd_check,
+}
+NEEDS_PROFILE = (None, "login", "env", "exec", "check")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.profile = getattr(args, "profile", None)
+    if args.command in NEEDS_PROFILE and not args.profile:
+        raise UsageError("--profile is required", "credproc --profile NAME")
+    if getattr(args, "verbose", False):
+        log.set_level("debug")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = _parse(argv)
+        return COMMANDS[args.command](args)
+    except CredprocError as exc:
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(MfaCancelled("cancelled", "run again to retry").line(), file=sys.stderr)
+        return MfaCancelled.exit_code
+    except BrokenPipeError:  # the caller stopped listening; what was minted is cached
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only under -v
+        print(
+            f"credproc: internal error: {type(exc).__name__} "
+            "(please report it; run with -v for detail)",
+            file=sys.stderr,
+        )
+        if log.level == "debug":
+            import traceback
+
+            traceback.print_exc()
+        return 1

@@ -1,0 +1,81 @@
+"""The AWS config and credentials files, read as botocore reads them (stdlib only)."""
+
+from __future__ import annotations
+
+import configparser
+import os
+from typing import NamedTuple
+
+from credproc.errors import ConfigError
+
+
+class Profile(NamedTuple):
+    name: str
+    values: dict[str, str]
+    origin: str  # the file that defines it, for messages
+
+    def get(self, key: str) -> str:
+        return self.values.get(key, "").strip()
+
+
+def _read_ini(path: str) -> dict[str, dict[str, str]]:
+    parser = configparser.RawConfigParser()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle, path)
+    except FileNotFoundError:
+        return {}
+    except (configparser.Error, UnicodeDecodeError, IsADirectoryError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot parse {path}: {reason}", "fix the file's INI syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file") from None
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
+def _path(env_var: str, default: str) -> str:
+    return os.path.expanduser(os.path.expandvars(os.environ.get(env_var) or default))
+
+
+def config_paths() -> tuple[str, str]:
+    return (
+        _path("AWS_CONFIG_FILE", "~/.aws/config"),
+        _path("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    )
+
+
+class AwsConfig(NamedTuple):
+    profiles: dict[str, Profile]
+    config_file: str
+    credentials_file: str
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ConfigError(
+                f"profile '{name}' is not in {self.config_file} or {self.credentials_file}",
+                f"add [profile {name}] to {self.config_file} or check the spelling",
+            ) from None
+
+
+def load() -> AwsConfig:
+    """Profiles of both files; the credentials file's values win, as in botocore."""
+    config_file, credentials_file = config_paths()
+    profiles: dict[str, Profile] = {}
+    for section, values in _read_ini(config_file).items():
+        if section == "default":
+            name = "default"
+        elif section.startswith("profile ") or section.startswith("profile\t"):
+            name = section[len("profile") :].strip().strip('"')
+        else:
+            continue  # sso-session, services, plugins: not profiles
+        if name:
+            profiles[name] = Profile(name, values, config_file)
+    for name, values in _read_ini(credentials_file).items():
+        if name in profiles:
+            merged = {**profiles[name].values, **values}
+            profiles[name] = Profile(name, merged, profiles[name].origin)
+        else:
+            profiles[name] = Profile(name, values, credentials_file)
+    return AwsConfig(profiles, config_file, credentials_file)

@@ -1,0 +1,66 @@
+"""One exception type per exit code; each carries what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class CredprocError(Exception):
+    """A failure credproc understands: printed as one line, never as a traceback."""
+
+    exit_code = 1
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        super().__init__(what)
+        self.what = what
+        self.fix = fix
+
+    def line(self) -> str:
+        return f"credproc: {self.what} ({self.fix})" if self.fix else f"credproc: {self.what}"
+
+
+class UsageError(CredprocError):
+    exit_code = 2
+
+
+class ConfigError(CredprocError):
+    exit_code = 3
+
+
+class MfaUnavailable(CredprocError):
+    """No code could be had: no way to ask, a timeout, or too many bad tries."""
+
+    exit_code = 4
+
+
+class NoPrompt(MfaUnavailable):
+    """Nothing can show a prompt here; the caller may fall back to cached credentials."""
+
+
+class MfaCancelled(CredprocError):
+    exit_code = 5
+
+
+class AwsRefused(CredprocError):
+    exit_code = 6
+
+
+class AwsUnreachable(CredprocError):
+    exit_code = 7
+
+
+class StoreError(CredprocError):
+    """The cache folder or the key cannot be used safely."""
+
+    exit_code = 8
+
+
+EXIT_CODES = {
+    0: "success",
+    1: "internal error (a bug: please report it with the output of -v)",
+    UsageError.exit_code: "usage: bad command line",
+    ConfigError.exit_code: "configuration: the AWS config or credentials files need fixing",
+    MfaUnavailable.exit_code: "MFA code not obtainable: no way to ask, timeout, or 3 bad tries",
+    MfaCancelled.exit_code: "MFA prompt cancelled by the user",
+    AwsRefused.exit_code: "AWS refused the request (access denied, bad keys, bad role)",
+    AwsUnreachable.exit_code: "AWS STS unreachable (network, DNS, endpoint)",
+    StoreError.exit_code: "local cache or key unusable (ownership, permissions, symlinks)",
+}

@@ -1,0 +1,31 @@
+"""Where the cache folder and the key live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE override)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+APP = "credproc"
+
+
+def _xdg(var: str, fallback: str) -> str:
+    value = os.environ.get(var, "").strip()
+    return os.path.join(value if value else os.path.expanduser(fallback), APP)
+
+
+def _platform_dirs() -> tuple[str, str]:
+    # On Linux and the BSDs the answer is two XDG variables: computing it here spares the
+    # cache-hit path platformdirs' import (about 14 ms). tests/test_paths.py proves both agree.
+    if sys.platform not in ("win32", "darwin", "cygwin") and "ANDROID_DATA" not in os.environ:
+        return _xdg("XDG_CACHE_HOME", "~/.cache"), _xdg("XDG_DATA_HOME", "~/.local/share")
+    import platformdirs
+
+    return platformdirs.user_cache_dir(APP), platformdirs.user_data_dir(APP)
+
+
+def cache_dir() -> str:
+    return os.environ.get("CREDPROC_CACHE_DIR") or _platform_dirs()[0]
+
+
+def key_file() -> str:
+    return os.environ.get("CREDPROC_KEY_FILE") or os.path.join(_platform_dirs()[1], "key")

@@ -1,0 +1,45 @@
+"""Codes sent lately for a device, kept as keyed hashes in the encrypted cache.
+
+AWS refuses a TOTP code it has seen; a code stays suspect for 90 s (its 30 s window plus
+the clock skew AWS tolerates), so credproc never sends one twice in that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from credproc import lock
+from credproc.cache import Store
+from credproc.plan import identity
+
+REMEMBER_SECONDS = 90
+
+
+class UsedCodes:
+    def __init__(self, store: Store, mfa_serial: str, who: str, timeout: float) -> None:
+        self.store, self.mfa_serial, self.who, self.timeout = store, mfa_serial, who, timeout
+        self.name = identity("used-codes", mfa_serial)
+        self.hash_key = hmac.new(store.key, b"credproc used-code hash key", hashlib.sha256).digest()
+
+    def _digest(self, code: str) -> str:
+        message = f"{self.mfa_serial}\0{code}".encode()
+        return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
+
+    def claim(self, code: str) -> bool:
+        """Mark `code` as sent; False if it was sent in the last 90 s (by any process)."""
+        now = time.time()
+        with lock.held(self.store.path(self.name) + ".lock", self.who, self.timeout):
+            payload = self.store.read(self.name) or {}
+            recent = {
+                digest: when
+                for digest, when in dict(payload.get("codes") or {}).items()
+                if isinstance(when, (int, float)) and now - when < REMEMBER_SECONDS
+            }
+            digest = self._digest(code)
+            if digest in recent:
+                return False
+            recent[digest] = now
+            self.store.write(self.name, {"kind": "used-codes", "codes": recent})
+            return True

@@ -1,0 +1,144 @@
+"""Real parts for end-to-end tests: moto's STS server on 127.0.0.1 behind a recording front,
+a throw-away HOME with AWS config files, and credproc run as a real program."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.sts_front import StsFront
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CREDPROC = str(BIN / "credproc")
+PYTHON = sys.executable
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Admin"
+DEVICE = "arn:aws:iam::111111111111:mfa/alice"
+# long-term keys of the test user: distinctive, so a test can look for them anywhere
+BASE_KEY_ID = "AKIAQQQQBASEKEYID0001"
+BASE_SECRET = "base/SECRET/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sts_front(moto_url: str) -> Iterator[StsFront]:
+    front = StsFront(moto_url)
+    yield front
+    front.stop()
+
+
+@pytest.fixture
+def sts(sts_front: StsFront) -> StsFront:
+    """The STS front, with its record and faults cleared for this test."""
+    sts_front.reset()
+    return sts_front
+
+
+class World:
+    """One user's machine: HOME, ~/.aws files, a counting MFA program, credproc to run."""
+
+    def __init__(self, root: Path, sts: StsFront) -> None:
+        self.root = root
+        self.home = root / "home"
+        (self.home / ".aws").mkdir(parents=True)
+        self.state = root / "mfa"
+        self.state.mkdir()
+        self.config_file = self.home / ".aws" / "config"
+        self.credentials_file = self.home / ".aws" / "credentials"
+        self.mfa_process = f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {self.state}"
+        self.sts = sts
+        self.env = {
+            "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.home),
+            "LANG": "C.UTF-8",
+            "AWS_CONFIG_FILE": str(self.config_file),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
+            "AWS_ENDPOINT_URL_STS": sts.url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        self.credentials_file.write_text(
+            f"[base]\naws_access_key_id = {BASE_KEY_ID}\naws_secret_access_key = {BASE_SECRET}\n"
+        )
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / ".cache" / "credproc"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / ".local" / "share" / "credproc" / "key"
+
+    def config(self, text: str) -> None:
+        """Write ~/.aws/config; {credproc}, {mfa_process}, {role}, {device} are filled in."""
+        self.config_file.write_text(
+            text.format(credproc=CREDPROC, mfa_process=self.mfa_process, role=ROLE, device=DEVICE)
+        )
+
+    def standard_config(self, extra: str = "") -> None:
+        self.config(
+            "[profile base]\nregion = us-east-1\n\n"
+            "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+            "credproc_mfa_process = {mfa_process}\n" + extra + "\n"
+            "[profile prod]\ncredential_process = {credproc} --profile prod-mfa\n"
+        )
+
+    def prompts(self) -> int:
+        """How many times the MFA program was asked for a code."""
+        calls = self.state / "calls"
+        return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+    def answers(self, *lines: str) -> None:
+        """What the MFA program prints on its next calls, before its fresh codes."""
+        (self.state / "answers").write_text("".join(line + "\n" for line in lines))
+
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
+            **kwargs: object) -> subprocess.CompletedProcess[str]:
+        """credproc with no controlling terminal and stdin from /dev/null, as an SDK runs it."""
+        return subprocess.run(
+            [CREDPROC, *args], env={**self.env, **(env or {})}, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=timeout, start_new_session=True, **kwargs,
+        )
+
+    def serve(self, profile: str = "prod-mfa", **kwargs: object) -> dict[str, object]:
+        done = self.run("--profile", profile, **kwargs)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        lines = done.stdout.splitlines()
+        assert len(lines) == 1
+        return json.loads(lines[0])
+
+    def boto3(self, profile: str = "prod", env: dict[str, str] | None = None) -> dict[str, str]:
+        """boto3 in its own process, getting credentials through credential_process."""
+        script = (
+            "import boto3, json; s = boto3.Session(profile_name=%r); c = s.get_credentials()"
+            ".get_frozen_credentials(); i = s.client('sts', region_name='us-east-1')"
+            ".get_caller_identity(); print(json.dumps({'Arn': i['Arn'], 'AccessKeyId': c.access_key}))"
+        ) % profile
+        done = subprocess.run(
+            [PYTHON, "-c", script], env={**self.env, **(env or {})}, capture_output=True,
+            text=True, stdin=subprocess.DEVNULL, timeout=90, start_new_session=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture
+def world(tmp_path: Path, sts: StsFront) -> World:
+    return World(tmp_path, sts)
