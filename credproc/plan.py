@@ -250,13 +250,20 @@ def _walk(config: AwsConfig, name: str) -> tuple[list[Profile], list[Profile], S
             loop = " -> ".join([p.name for p in chain] + [profile.name])
             raise ConfigError(f"source_profile loop: {loop}", "break the loop in " + profile.origin)
         chain.append(profile)
-        if len(hops) >= MAX_DEPTH:
+        if not profile.get("role_arn"):
+            if len(chain) == 1 and not profile.get("mfa_serial"):
+                raise _bad(
+                    profile,
+                    "",
+                    "has neither role_arn nor mfa_serial: there is nothing for credproc to do",
+                    "add role_arn and source_profile, or mfa_serial",
+                )
+            return chain, hops, _profile_source(profile)
+        if len(hops) == MAX_DEPTH:
             raise ConfigError(
                 f"role chain from '{name}' is deeper than {MAX_DEPTH} hops",
                 "shorten the chain of source_profile",
             )
-        if not profile.get("role_arn"):
-            return chain, hops, _profile_source(profile)
         hops.append(profile)
         if profile.get("credential_source"):
             return chain, hops, _credential_source(profile)
@@ -316,13 +323,6 @@ def build(config: AwsConfig, name: str) -> Plan:
     settings = _settings(chain)
     steps: list[Step] = []
     if not hops:
-        if not named.get("mfa_serial"):
-            raise _bad(
-                named,
-                "",
-                "has neither role_arn nor mfa_serial: there is nothing for credproc to do",
-                "add role_arn and source_profile, or mfa_serial",
-            )
         if not source.long_term:
             raise _bad(
                 named,

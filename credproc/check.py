@@ -1,0 +1,69 @@
+"""`credproc check`: the chain credproc would follow for a profile, and every problem seen."""
+
+from __future__ import annotations
+
+import shlex
+
+from credproc.config import AwsConfig
+from credproc.errors import ConfigError
+from credproc.plan import Plan, build
+from credproc.prompt import choose, pinentry_program
+
+
+def _describe(plan: Plan) -> list[str]:
+    source = plan.source
+    kind = "long-term keys" if source.long_term else "temporary credentials"
+    lines = [f"source: profile {source.profile}, {source.kind} ({kind})"]
+    for number, step in enumerate(plan.steps, 1):
+        call = "GetSessionToken" if step.kind == "session" else f"AssumeRole {step.role_arn}"
+        mfa = f", MFA code for {step.mfa_serial}" if step.mfa_serial else ""
+        where = step.endpoint_url or f"STS in {step.region}"
+        lines.append(
+            f"step {number}: {call} ({step.duration} s{mfa}) via {where} [profile {step.profile}]"
+        )
+    return lines
+
+
+def _taken_over(config: AwsConfig, name: str) -> list[str]:
+    """Profiles that run credproc for `name` but that SDKs resolve themselves instead."""
+    problems = []
+    for profile in config.profiles.values():
+        try:
+            words = shlex.split(profile.get("credential_process"))
+        except ValueError:
+            continue
+        runs_us = any(w.endswith("credproc") or w.endswith("credproc.pyz") for w in words)
+        if runs_us and name in words and profile.get("role_arn"):
+            problems.append(
+                f"profile {profile.name} has role_arn, so every SDK assumes the role itself and "
+                f"never runs its credential_process (remove role_arn/source_profile/mfa_serial "
+                f"from [profile {profile.name}]; keep them in [profile {name}])"
+            )
+    return problems
+
+
+def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
+    """Lines to print, and the problems among them."""
+    problems = _taken_over(config, name)
+    lines = [f"profile {name}:"]
+    try:
+        plan = build(config, name)
+    except ConfigError as exc:
+        problems.insert(0, exc.line().removeprefix("credproc: "))
+        plan = None
+    if plan is not None:
+        lines += ["  " + line for line in _describe(plan)]
+        if any(step.mfa_serial for step in plan.steps):
+            method = choose(plan.settings)
+            if method == "none":
+                problems.append(
+                    "no way to ask for the MFA code here (no terminal, no "
+                    "credproc_mfa_process, no graphical pinentry)"
+                )
+            elif method == "pinentry" and not pinentry_program(plan.settings):
+                problems.append("credproc_prompt = pinentry but no pinentry program was found")
+            else:
+                lines.append(f"  MFA code asked via: {method}")
+    lines += [f"  problem: {problem}" for problem in problems]
+    lines.append("  no problems found" if not problems else f"  {len(problems)} problem(s)")
+    return lines, problems
