@@ -104,6 +104,15 @@ class Resolver:
             args["RoleSessionName"] = step.session_name or f"credproc-{int(time.time())}"
             if step.external_id:
                 args["ExternalId"] = step.external_id
+        if step.kind == "role" and step.mfa_serial:
+            direct = self.plan.steps[0] is step and self.plan.source.long_term
+            why = (
+                "no MFA session for this role (credproc_mfa_session = false or "
+                "duration_seconds > 3600)"
+                if direct
+                else "the source is temporary credentials, which cannot call GetSessionToken"
+            )
+            log.debug(f"{why}: AssumeRole with the MFA code directly")
         if step.mfa_serial:
             request = CodeRequest(
                 self.plan.profile, step.mfa_serial, step.role_arn, self.plan.settings, self.timeout
@@ -115,6 +124,7 @@ class Resolver:
         log.debug(
             f"{'GetSessionToken' if step.kind == 'session' else 'AssumeRole ' + step.role_arn}"
             f" for {step.profile}, {step.duration} s{', with MFA' if codes else ''}"
+            f" via {client.meta.endpoint_url}"
         )
         while True:
             try:
@@ -157,28 +167,32 @@ def botocore_source(source: Source, profile: str) -> Credentials:
     """Credentials botocore knows how to get (SSO, credential_process, instance roles)."""
     chain = [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
     os.environ[CHAIN_ENV] = ",".join([*chain, profile])  # seen by a nested credproc
-    session = botocore.session.Session(profile=source.profile)
-    provider = botocore.credentials.create_credential_resolver(session).get_provider(
-        BOTOCORE_PROVIDERS[source.kind]
-    )
+    if source.kind == "environment":
+        # an explicit profile drops the environment from botocore's chain, so ask it directly
+        provider: Any = botocore.credentials.EnvProvider()
+    else:
+        session = botocore.session.Session(profile=source.profile)
+        resolver = botocore.credentials.create_credential_resolver(session)
+        provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
     try:
         loaded = provider.load()
+        frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
     except botocore.exceptions.BotoCoreError as exc:
-        if "sso" in type(exc).__name__.lower() or source.kind == "sso":
+        if source.kind == "sso":
             raise AwsRefused(
                 f"the SSO login of profile {source.profile} is missing or expired",
                 f"run `aws sso login --profile {source.profile}`",
             ) from None
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise ConfigError(
-            f"cannot get the credentials of profile {source.profile}: {exc}",
+            f"cannot get the credentials of profile {source.profile}: {reason}",
             f"check profile {source.profile}",
         ) from None
-    if loaded is None:
+    if frozen is None:
         raise ConfigError(
             f"profile {source.profile} gave no credentials ({source.kind})",
             f"check profile {source.profile}",
         )
-    frozen = loaded.get_frozen_credentials()
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", 0)
 
 

@@ -7,6 +7,7 @@ lacks: TOTP rules (a rejected code, a reused code), throttling, 5xx, stalls, a s
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -28,12 +29,14 @@ class Faults:
         self.stall = 0.0  # seconds to wait before answering
         self.clock_offset = 0.0  # seconds added to the Date header of error replies
         self.deny = ""  # answer every call with this AccessDenied message
+        self.lifetime: dict[str, int] = {}  # Action -> seconds the minted credentials last
 
 
 class StsFront:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.calls: list[dict[str, str]] = []
+        self.signers: list[str] = []  # the access key id that signed each call
         self.accepted: dict[tuple[str, str], float] = {}
         self.faults = Faults()
         self.lock = threading.Lock()
@@ -62,6 +65,7 @@ class StsFront:
     def reset(self) -> None:
         with self.lock:
             self.calls.clear()
+            self.signers.clear()
             self.accepted.clear()
             self.faults = Faults()
 
@@ -109,6 +113,8 @@ class StsFront:
         call = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
         with self.lock:
             self.calls.append(call)
+            auth = handler.headers.get("Authorization", "")
+            self.signers.append(auth.partition("Credential=")[2].partition("/")[0])
             verdict = self._verdict(call)
             stall = self.faults.stall
         if stall:
@@ -117,7 +123,8 @@ class StsFront:
             self._error(handler, *verdict)
             return
         request = urllib.request.Request(
-            self.upstream + handler.path, data=body if handler.command == "POST" else None,
+            self.upstream + handler.path,
+            data=body if handler.command == "POST" else None,
             headers={k: v for k, v in handler.headers.items() if k.lower() != "host"},
             method=handler.command,
         )
@@ -126,6 +133,14 @@ class StsFront:
                 status, headers, data = reply.status, reply.headers, reply.read()
         except urllib.error.HTTPError as exc:
             status, headers, data = exc.code, exc.headers, exc.read()
+        lifetime = self.faults.lifetime.get(call.get("Action", ""))
+        if lifetime is not None and status == 200:
+            expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + lifetime))
+            data = re.sub(
+                rb"<Expiration>[^<]*</Expiration>",
+                f"<Expiration>{expires}</Expiration>".encode(),
+                data,
+            )
         handler.send_response(status)
         handler.send_header("Content-Type", headers.get("Content-Type", "text/xml"))
         handler.send_header("Content-Length", str(len(data)))

@@ -1,0 +1,259 @@
+"""Issue 3: the profiles people already have: chains, every source, loops, refresh rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import CREDPROC, World
+from tests.fake_sources import ECS_KEY, IMDS_KEY, SSO_KEY, TOKEN, FakeSources
+
+MFA = "mfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
+
+
+@pytest.fixture(scope="module")
+def sources() -> Iterator[FakeSources]:
+    fake = FakeSources()
+    yield fake
+    fake.stop()
+
+
+def chain(depth: int, mfa_hop: int = 1) -> str:
+    """Profiles hop1..hopN, hop1 sourced from base; hop number `mfa_hop` names the device."""
+    text = ""
+    for hop in range(1, depth + 1):
+        source = "base" if hop == 1 else f"hop{hop - 1}"
+        text += (
+            f"[profile hop{hop}]\nrole_arn = arn:aws:iam::123456789012:role/R{hop}\n"
+            f"source_profile = {source}\n" + (MFA if hop == mfa_hop else "")
+        )
+    return text
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_chain_asks_once_and_caps_chained_hops_at_an_hour(world: World, depth: int) -> None:
+    world.config(
+        chain(depth) + f"[profile app]\ncredential_process = {{credproc}} --profile hop{depth}\n"
+    )
+    arn = world.boto3("app")["Arn"]
+    assert arn.startswith(f"arn:aws:sts::123456789012:assumed-role/R{depth}/")
+    assert world.sts.actions()[:-1] == ["GetSessionToken"] + ["AssumeRole"] * depth
+    roles = [c for c in world.sts.calls if c["Action"] == "AssumeRole"]
+    assert [c["RoleArn"].rsplit("/", 1)[1] for c in roles] == [f"R{i}" for i in range(1, depth + 1)]
+    assert all(int(c["DurationSeconds"]) <= 3600 and "TokenCode" not in c for c in roles)
+    assert world.prompts() == 1
+    world.sts.reset()
+    assert world.boto3("app")["Arn"] == arn
+    assert world.sts.actions() == ["GetCallerIdentity"]
+
+
+def test_mfa_on_an_inner_hop_is_sent_with_that_hops_assume_role(world: World) -> None:
+    world.config(chain(2, mfa_hop=2))
+    done = world.run("--profile", "hop2", "-v")
+    assert done.returncode == 0, done.stderr
+    assert world.sts.actions() == ["AssumeRole", "AssumeRole"]
+    first, second = world.sts.calls
+    assert "TokenCode" not in first and second["TokenCode"] and second["RoleArn"].endswith("/R2")
+    assert "temporary credentials, which cannot call GetSessionToken" in done.stderr
+
+
+def test_static_session_token_source_assumes_with_the_code_directly(world: World) -> None:
+    world.credentials_file.write_text(
+        "[base]\naws_access_key_id = ASIAQQQQTEMPSOURCE01\n"
+        "aws_secret_access_key = s\naws_session_token = t\n"
+    )
+    world.config(chain(1))
+    world.serve("hop1")
+    assert world.sts.actions() == ["AssumeRole"] and world.sts.calls[0]["TokenCode"]
+
+
+def test_static_keys_in_the_config_file_are_a_source(world: World) -> None:
+    world.credentials_file.write_text("")
+    world.config(
+        "[profile base]\naws_access_key_id = AKIAQQQQCONFIGFILE01\n"
+        "aws_secret_access_key = s\n" + chain(1)
+    )
+    world.serve("hop1")
+    assert world.sts.actions() == ["GetSessionToken", "AssumeRole"]
+
+
+@pytest.mark.parametrize(
+    "token, flow", [("", ["GetSessionToken", "AssumeRole"]), ("t", ["AssumeRole"])]
+)
+def test_environment_source(world: World, token: str, flow: list[str]) -> None:
+    world.config("[profile e]\nrole_arn = {role}\ncredential_source = Environment\n" + MFA)
+    env = {"AWS_ACCESS_KEY_ID": "AKIAQQQQENVSOURCE001", "AWS_SECRET_ACCESS_KEY": "s"}
+    if token:
+        env["AWS_SESSION_TOKEN"] = token
+    world.serve("e", env=env)
+    assert world.sts.actions() == flow
+
+
+def test_source_profile_with_its_own_credential_process(world: World) -> None:
+    printer = world.root / "source.json"
+    printer.write_text(
+        json.dumps(
+            {
+                "Version": 1,
+                "AccessKeyId": "ASIAQQQQPROCSOURCE01",
+                "SecretAccessKey": "s",
+                "SessionToken": "t",
+            }
+        )
+    )
+    world.credentials_file.write_text("")
+    world.config(f"[profile base]\ncredential_process = cat {printer}\n" + chain(1))
+    done = world.run("--profile", "hop1", "-v")
+    assert done.returncode == 0, done.stderr
+    assert world.sts.actions() == ["AssumeRole"] and world.sts.calls[0]["TokenCode"]
+    assert world.sts.signers[0] == "ASIAQQQQPROCSOURCE01"
+
+
+def test_ecs_container_source(world: World, sources: FakeSources) -> None:
+    world.config("[profile c]\nrole_arn = {role}\ncredential_source = EcsContainer\n")
+    world.serve("c", env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": sources.url + "/ecs-credentials"})
+    assert world.sts.actions() == ["AssumeRole"]
+    assert ECS_KEY in world.sts.signers[0]
+
+
+def test_instance_metadata_source(world: World, sources: FakeSources) -> None:
+    world.config("[profile i]\nrole_arn = {role}\ncredential_source = Ec2InstanceMetadata\n")
+    world.serve(
+        "i",
+        env={
+            "AWS_EC2_METADATA_DISABLED": "false",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": sources.url + "/",
+        },
+    )
+    assert world.sts.actions() == ["AssumeRole"]
+    assert IMDS_KEY in world.sts.signers[0]
+
+
+def sso_world(world: World, sources: FakeSources, expires_in: float) -> None:
+    cache = world.home / ".aws" / "sso" / "cache"
+    cache.mkdir(parents=True)
+    name = hashlib.sha1(b"my-sso").hexdigest()
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
+    (cache / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "startUrl": "https://example.awsapps.com/start",
+                "region": "us-east-1",
+                "accessToken": TOKEN,
+                "expiresAt": expires,
+            }
+        )
+    )
+    world.config(
+        "[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\n"
+        "sso_region = us-east-1\n"
+        "[profile sso]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
+        "sso_role_name = Reader\n"
+        "[profile admin]\nrole_arn = {role}\nsource_profile = sso\n" + MFA
+    )
+    world.env["AWS_ENDPOINT_URL_SSO"] = sources.url
+
+
+def test_sso_source_uses_the_token_cache_of_aws_sso_login(
+    world: World, sources: FakeSources
+) -> None:
+    sso_world(world, sources, 3600)
+    world.serve("admin")
+    assert world.sts.actions() == ["AssumeRole"] and world.sts.calls[0]["TokenCode"]
+    assert SSO_KEY in world.sts.signers[0]
+
+
+def test_expired_sso_login_names_aws_sso_login(world: World, sources: FakeSources) -> None:
+    sso_world(world, sources, -60)
+    done = world.run("--profile", "admin")
+    assert done.returncode == 6 and done.stdout == ""
+    assert done.stderr.strip().endswith("(run `aws sso login --profile sso`)")
+    assert world.prompts() == 0
+
+
+def test_credproc_calling_itself_through_a_source_is_stopped(world: World) -> None:
+    world.config(
+        "[profile a]\nrole_arn = {role}\nsource_profile = b\n"
+        "[profile b]\ncredential_process = {credproc} --profile a\n"
+    )
+    started = time.monotonic()
+    done = world.run("--profile", "a")
+    assert done.returncode != 0 and done.stdout == ""
+    assert "credproc calls itself in a loop: a -> a" in done.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_role_credentials_are_renewed_from_the_mfa_session_without_a_code(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"AssumeRole": 15 * 60}  # below the 16 minutes served from cache
+    first = world.serve()
+    second = world.serve()
+    assert first["AccessKeyId"] != second["AccessKeyId"]
+    assert world.sts.actions() == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    assert world.prompts() == 1
+
+
+def test_no_prompt_possible_serves_credentials_with_more_than_11_minutes(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 13 * 60}
+    first = world.serve()
+    world.config(
+        chain(0) + "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\n"
+        "mfa_serial = {device}\n"
+    )  # same entry, but now no way to ask
+    quiet = world.serve()
+    assert quiet == first
+    verbose = world.run("--profile", "prod-mfa", "-v")
+    assert "serving cached credentials with 13 min left" in verbose.stderr
+    assert world.prompts() == 1
+
+
+def test_no_prompt_possible_and_under_11_minutes_names_login(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 10 * 60}
+    world.serve()
+    world.config(
+        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+    )
+    done = world.run("--profile", "prod-mfa")
+    assert done.returncode == 4 and "credproc login --profile prod-mfa" in done.stderr
+
+
+def test_partitions_pick_their_own_sts(world: World) -> None:
+    world.config(
+        "[profile cn]\nrole_arn = arn:aws-cn:iam::123456789012:role/R\n"
+        "source_profile = base\n"
+        "[profile gov]\nrole_arn = arn:aws-us-gov:iam::123456789012:role/R\n"
+        "source_profile = base\n"
+        "[profile fips]\nrole_arn = {role}\nsource_profile = base\nregion = us-west-2\n"
+        "use_fips_endpoint = true\n"
+        "[profile legacy]\nrole_arn = {role}\nsource_profile = base\n"
+        "sts_regional_endpoints = legacy\n"
+    )
+    expected = {
+        "cn": "https://sts.cn-north-1.amazonaws.com.cn",
+        "gov": "https://sts.us-gov-west-1.amazonaws.com",
+        "fips": "https://sts-fips.us-west-2.amazonaws.com",
+        "legacy": "https://sts.amazonaws.com",
+    }
+    for profile, endpoint in expected.items():
+        done = world.run("--profile", profile, "-v", env={"AWS_ENDPOINT_URL_STS": ""}, timeout=60)
+        assert done.returncode == 7, done.stderr
+        assert f"via {endpoint}" in done.stderr
+        assert f"cannot reach STS at {endpoint}" in done.stderr
+
+
+def test_check_explains_the_chain_and_names_a_profile_sdks_take_over(world: World) -> None:
+    world.config(
+        chain(2) + "[profile app]\ncredential_process = {credproc} --profile hop2\n"
+        "role_arn = {role}\nsource_profile = base\n"
+    )
+    done = world.run("check", "--profile", "hop2")
+    assert done.returncode == 3
+    assert "step 1: GetSessionToken" in done.stdout and "step 3: AssumeRole" in done.stdout
+    assert "profile app has role_arn, so every SDK assumes the role itself" in done.stdout
+    assert CREDPROC not in done.stderr

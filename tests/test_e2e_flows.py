@@ -1,0 +1,216 @@
+"""Every flow of SPEC section 3 (chains aside) and every failure, through the real program."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import BASE_KEY_ID, DEVICE, PYTHON, World
+
+
+def role_profile(extra: str = "") -> str:
+    return (
+        "[profile base]\nregion = us-east-1\n[profile prod-mfa]\nrole_arn = {role}\n"
+        "source_profile = base\nmfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
+        + extra
+    )
+
+
+def test_output_is_the_credential_process_format(world: World) -> None:
+    world.config(role_profile())
+    out = world.serve()
+    assert set(out) == {
+        "Version",
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+        "AccountId",
+    }
+    assert out["Version"] == 1 and out["AccountId"] == "123456789012"
+    expires = time.mktime(time.strptime(str(out["Expiration"]), "%Y-%m-%dT%H:%M:%SZ"))
+    assert 3000 < expires - time.mktime(time.gmtime()) <= 3600
+
+
+def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None:
+    world.config(role_profile())
+    world.serve()
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", "prod-mfa"],
+        env=world.env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is complete
+    heavy = {
+        m
+        for m in imported
+        if m.split(".")[0] in ("boto3", "botocore", "platformdirs")
+        or m.startswith(("credproc.resolve", "credproc.prompt"))
+    }
+    assert heavy == set()
+    assert world.prompts() == 1
+
+
+def test_second_role_of_the_same_device_needs_no_new_code(world: World) -> None:
+    world.config(
+        role_profile(
+            "[profile other]\nrole_arn = arn:aws:iam::123456789012:role/Other\n"
+            "source_profile = base\n"
+            "mfa_serial = {device}\n"
+        )
+    )
+    world.serve("prod-mfa")
+    other = world.serve("other")
+    assert world.prompts() == 1
+    assert world.sts.actions() == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    assert "TokenCode" not in world.sts.calls[2]
+    assert other["AccountId"] == "123456789012"
+
+
+def test_no_mfa_session_assumes_the_role_with_the_code(world: World) -> None:
+    world.config(
+        role_profile(
+            "credproc_mfa_session = false\nexternal_id = ext-1\n"
+            "role_session_name = alice\nduration_seconds = 7200\n"
+        )
+    )
+    world.serve()
+    assert world.sts.actions() == ["AssumeRole"]
+    call = world.sts.calls[0]
+    assert call["SerialNumber"] == DEVICE and call["TokenCode"] == "100000"
+    assert (call["ExternalId"], call["RoleSessionName"], call["DurationSeconds"]) == (
+        "ext-1",
+        "alice",
+        "7200",
+    )
+
+
+def test_long_duration_role_is_assumed_directly_with_the_code(world: World) -> None:
+    world.config(role_profile("duration_seconds = 43200\n"))
+    out = world.serve()
+    assert world.sts.actions() == ["AssumeRole"]
+    assert world.sts.calls[0]["DurationSeconds"] == "43200" and world.sts.calls[0]["TokenCode"]
+    assert out["AccountId"] == "123456789012"
+
+
+def test_mfa_without_role_serves_the_mfa_session(world: World) -> None:
+    world.credentials_file.write_text(world.credentials_file.read_text().replace("[base]", "[me]"))
+    world.config(
+        "[profile me]\nmfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
+        "credproc_session_duration = 7200\n"
+    )
+    out = world.serve("me")
+    assert world.sts.actions() == ["GetSessionToken"]
+    assert world.sts.calls[0]["DurationSeconds"] == "7200"
+    assert out["AccountId"] == "111111111111"
+    assert world.serve("me") == out and world.prompts() == 1
+
+
+def test_role_without_mfa_needs_no_code(world: World) -> None:
+    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    world.serve("r")
+    assert world.sts.actions() == ["AssumeRole"] and "TokenCode" not in world.sts.calls[0]
+    assert world.prompts() == 0
+
+
+def test_endpoint_url_in_the_profile_is_used(world: World) -> None:
+    world.config(
+        "[profile r]\nrole_arn = {role}\nsource_profile = base\nendpoint_url = "
+        + world.sts.url
+        + "\n"
+    )
+    world.serve("r", env={"AWS_ENDPOINT_URL_STS": ""})
+    assert world.sts.actions() == ["AssumeRole"]
+
+
+def test_global_endpoint_variable_is_used(world: World) -> None:
+    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    world.serve("r", env={"AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL": world.sts.url})
+    assert world.sts.actions() == ["AssumeRole"]
+
+
+def test_login_renews_now_and_prints_expiry_without_secrets(world: World) -> None:
+    world.config(role_profile())
+    out = world.serve()
+    done = world.run("login", "--profile", "prod-mfa")
+    assert done.returncode == 0, done.stderr
+    assert "credentials valid until" in done.stdout and "MFA session valid until" in done.stdout
+    assert out["AccessKeyId"] not in done.stdout and str(out["SecretAccessKey"]) not in done.stdout
+    assert world.prompts() == 2
+    assert world.sts.actions().count("GetSessionToken") == 2
+    assert world.serve() != out  # the renewed credentials are what is served now
+
+
+def failure(world: World, profile: str = "prod-mfa", **kw: object) -> tuple[int, str]:
+    done = world.run("--profile", profile, **kw)
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("credproc: ") and lines[0].endswith(")"), lines[0]
+    assert "Traceback" not in done.stderr and BASE_KEY_ID not in done.stderr
+    return done.returncode, lines[0]
+
+
+@pytest.mark.parametrize(
+    "config, profile, code, words",
+    [
+        ("[profile a]\nregion = x\n", "nope", 3, "profile 'nope' is not in"),
+        ("[profile a]\nrole_arn = {role}\nsource_profile = gone\n", "a", 3, "names no profile"),
+        ("[profile a\nrole_arn = {role}\n", "a", 3, "cannot parse"),
+        (
+            "[profile a]\nrole_arn = arn:aws:iam::role/x\nsource_profile = base\n",
+            "a",
+            3,
+            "is not a role ARN",
+        ),
+        (
+            "[profile a]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n",
+            "a",
+            4,
+            "credproc login --profile a",
+        ),
+    ],
+)
+def test_failures_are_one_line_with_a_fix_and_a_documented_exit_code(
+    world: World, config: str, profile: str, code: int, words: str
+) -> None:
+    world.config(config)
+    started = time.monotonic()
+    returncode, line = failure(world, profile)
+    assert returncode == code and words in line
+    assert time.monotonic() - started < 5
+
+
+def test_no_way_to_ask_names_login_and_mfa_process(world: World) -> None:
+    world.config("[profile a]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n")
+    _, line = failure(world, "a")
+    assert "credproc login --profile a" in line and "credproc_mfa_process" in line
+    assert world.sts.calls == []
+
+
+def test_access_denied_is_reported_with_the_role(world: World) -> None:
+    world.config(role_profile())
+    world.sts.faults.deny = "User is not authorized to perform: sts:AssumeRole"
+    returncode, line = failure(world)
+    assert returncode == 6 and "not authorized" in line
+
+
+def test_unreachable_endpoint_names_it(world: World) -> None:
+    world.config(role_profile())
+    returncode, line = failure(world, env={"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"})
+    assert returncode == 7 and "http://127.0.0.1:9" in line
+
+
+def test_usage_error_is_one_line_with_exit_code_2(world: World) -> None:
+    done = world.run("--profile")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("credproc: ")
