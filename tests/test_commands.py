@@ -1,0 +1,111 @@
+"""The command set around the protocol: status, clear, env, exec, check, --version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from credproc import __version__
+from tests.conftest import PYTHON, World
+
+
+def test_version(world: World) -> None:
+    done = world.run("--version")
+    assert (done.returncode, done.stdout.strip()) == (0, f"credproc {__version__}")
+
+
+def test_status_lists_entries_without_secrets(world: World) -> None:
+    world.standard_config()
+    out = world.serve()
+    human = world.run("status")
+    assert human.returncode == 0
+    assert (
+        "prod-mfa" in human.stdout
+        and "session" in human.stdout
+        and "expires in 0h59m" in human.stdout
+    )
+    rows = json.loads(world.run("status", "--json").stdout)
+    assert sorted(r["kind"] for r in rows) == ["role", "session"]
+    assert all(0 < r["expires_in_seconds"] <= 43200 for r in rows)
+    for secret in (out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]):
+        assert str(secret) not in human.stdout + json.dumps(rows)
+
+
+def test_clear_profile_forces_a_new_code(world: World) -> None:
+    world.standard_config()
+    world.serve()
+    done = world.run("clear", "--profile", "prod-mfa")
+    assert done.returncode == 0 and "removed 2 cached entries" in done.stdout
+    world.serve()
+    assert world.prompts() == 2
+
+
+def test_clear_all_empties_the_cache(world: World) -> None:
+    world.standard_config()
+    world.serve()
+    assert world.run("clear", "--all").returncode == 0
+    assert json.loads(world.run("status", "--json").stdout) == []
+
+
+def test_clear_needs_a_target(world: World) -> None:
+    done = world.run("clear")
+    assert done.returncode == 2 and "--profile P or --all" in done.stderr
+
+
+def test_env_formats(world: World) -> None:
+    world.standard_config()
+    out = world.serve()
+    sh = world.run("env", "--profile", "prod-mfa").stdout
+    assert f"export AWS_ACCESS_KEY_ID='{out['AccessKeyId']}'" in sh
+    as_json = json.loads(world.run("env", "--profile", "prod-mfa", "--format", "json").stdout)
+    assert as_json["AWS_SESSION_TOKEN"] == out["SessionToken"]
+    assert as_json["AWS_CREDENTIAL_EXPIRATION"] == out["Expiration"]
+    fish = world.run("env", "--profile", "prod-mfa", "--format", "fish").stdout
+    assert fish.startswith("set -gx AWS_ACCESS_KEY_ID ")
+    ps = world.run("env", "--profile", "prod-mfa", "--format", "powershell").stdout
+    assert ps.startswith("$Env:AWS_ACCESS_KEY_ID = '")
+    dotenv = world.run("env", "--profile", "prod-mfa", "--format", "dotenv").stdout
+    assert f"AWS_SECRET_ACCESS_KEY={out['SecretAccessKey']}" in dotenv
+    # what sh prints, sh reads back exactly
+    echoed = subprocess.run(
+        ["sh", "-c", sh + '\nprintf %s "$AWS_SESSION_TOKEN"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert echoed.stdout == out["SessionToken"]
+
+
+def test_exec_runs_the_command_with_the_credentials_and_its_exit_code(world: World) -> None:
+    world.standard_config()
+    out = world.serve()
+    script = (
+        "import os, sys; print(os.environ['AWS_ACCESS_KEY_ID']); "
+        "print(os.environ.get('AWS_PROFILE')); sys.exit(3)"
+    )
+    done = world.run(
+        "exec", "--profile", "prod-mfa", "--", PYTHON, "-c", script, env={"AWS_PROFILE": "prod"}
+    )
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == [out["AccessKeyId"], "None"]
+
+
+def test_exec_without_a_command_is_a_usage_error(world: World) -> None:
+    world.standard_config()
+    done = world.run("exec", "--profile", "prod-mfa", "--")
+    assert done.returncode == 2 and "exec needs a command" in done.stderr
+
+
+def test_check_of_a_sound_profile(world: World) -> None:
+    world.standard_config()
+    done = world.run("check", "--profile", "prod-mfa")
+    assert done.returncode == 0, done.stdout
+    assert "step 1: GetSessionToken (43200 s, MFA code for" in done.stdout
+    assert "MFA code asked via: process" in done.stdout and "no problems found" in done.stdout
+    assert world.sts.calls == []
+
+
+def test_check_reports_a_config_error_as_a_problem(world: World) -> None:
+    world.config("[profile a]\nrole_arn = {role}\nsource_profile = nope\n")
+    done = world.run("check", "--profile", "a")
+    assert done.returncode == 3 and "problem: " in done.stdout and "names no profile" in done.stdout
