@@ -54,7 +54,11 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
     if plan is not None:
         lines += ["  " + line for line in _describe(plan)]
         if any(step.mfa_serial for step in plan.steps):
-            method = choose(plan.settings)
+            try:
+                method = choose(plan.settings)
+            except ConfigError as exc:
+                problems.append(exc.line().removeprefix("credproc: "))
+                method = ""
             if method == "none":
                 problems.append(
                     "no way to ask for the MFA code here (no terminal, no "
@@ -62,7 +66,7 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
                 )
             elif method == "pinentry" and not pinentry_program(plan.settings):
                 problems.append("credproc_prompt = pinentry but no pinentry program was found")
-            else:
+            elif method:
                 lines.append(f"  MFA code asked via: {method}")
     lines += [f"  problem: {problem}" for problem in problems]
     lines.append("  no problems found" if not problems else f"  {len(problems)} problem(s)")

@@ -1,31 +1,43 @@
 """The user's terminal, opened directly: /dev/tty on POSIX, CONIN$/CONOUT$ on Windows.
 
 SDKs pipe stdin, stdout and stderr of a credential_process, so those are never used here.
+The terminal's modes are never changed: typing is echoed by the terminal itself, so a
+credproc killed mid-prompt (the Go SDK kills its credential_process after a minute) cannot
+leave the terminal without echo.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from credproc.errors import MfaCancelled, MfaUnavailable
+
+LINE_LIMIT = 256  # far more than a code; a longer line is read in full but cut here
 
 
 class Terminal(Protocol):
     name: str
 
     def write(self, text: str) -> None: ...
+    def discard_typeahead(self) -> None: ...
     def read_line(self, timeout: float) -> str: ...
     def close(self) -> None: ...
 
 
-def _timed_out(timeout: float) -> MfaUnavailable:
+def timed_out(timeout: float) -> MfaUnavailable:
     return MfaUnavailable(
-        f"no MFA code typed within {timeout:.0f} s", "run again, or raise CREDPROC_PROMPT_TIMEOUT"
+        f"no MFA code typed within {timeout:g} s", "run again, or raise CREDPROC_PROMPT_TIMEOUT"
     )
+
+
+def cancelled(how: str) -> MfaCancelled:
+    """`how`: e.g. "with Ctrl-C"."""
+    return MfaCancelled(f"MFA prompt cancelled {how}", "run again to retry")
 
 
 class PosixTerminal:
@@ -34,26 +46,80 @@ class PosixTerminal:
         self.name = "/dev/tty"
 
     def write(self, text: str) -> None:
-        os.write(self.fd, text.encode())
+        data = text.encode(errors="replace")
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+    def discard_typeahead(self) -> None:
+        """Keys typed before the prompt showed (a stray Enter) must not count as a try."""
+        import termios
+
+        with contextlib.suppress(termios.error):
+            termios.tcflush(self.fd, termios.TCIFLUSH)
 
     def read_line(self, timeout: float) -> str:
-        """One line in the terminal's own line editing; Ctrl-D cancels, Ctrl-C raises."""
+        """One line in the terminal's own line editing; Ctrl-C and Ctrl-D cancel."""
         deadline = time.monotonic() + timeout
         data = b""
-        while not data.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                self.write("\n")
-                raise _timed_out(timeout)
-            chunk = os.read(self.fd, 256)
-            if not chunk:  # Ctrl-D on an empty line
-                self.write("\n")
-                raise MfaCancelled("MFA prompt cancelled", "run again to retry")
-            data += chunk
-        return data.decode(errors="replace")
+        try:
+            while b"\n" not in data and b"\r" not in data:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                    self.write("\n")
+                    raise timed_out(timeout)
+                chunk = os.read(self.fd, LINE_LIMIT)
+                if not chunk:  # Ctrl-D on an empty line
+                    self.write("\n")
+                    raise cancelled("with Ctrl-D")
+                data = (data + chunk)[-LINE_LIMIT:]
+        except KeyboardInterrupt:  # Ctrl-C: SIGINT from the terminal driver
+            self.write("\n")
+            raise cancelled("with Ctrl-C") from None
+        except OSError as exc:  # the terminal hung up
+            raise MfaUnavailable(
+                f"the terminal went away while asking for the MFA code ({exc.strerror})",
+                "run again in a terminal",
+            ) from None
+        return data.replace(b"\r", b"\n").split(b"\n", 1)[0].decode(errors="replace")
 
     def close(self) -> None:
         os.close(self.fd)
+
+
+@contextlib.contextmanager
+def modes_kept(terminal: Terminal | None) -> Iterator[None]:
+    """Put the terminal's modes back afterwards: for a helper (pinentry) that may be killed."""
+    fd = getattr(terminal, "fd", None)
+    if fd is None or os.name == "nt":
+        yield
+        return
+    import termios
+
+    try:
+        saved: list[Any] | None = termios.tcgetattr(fd)
+    except termios.error:
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            _set_modes(fd, saved)
+
+
+def _set_modes(fd: int, modes: list[Any]) -> None:
+    import signal
+    import termios
+
+    try:  # tcsetattr from a background process group raises SIGTTOU: ignore it meanwhile
+        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        old = None
+    try:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSADRAIN, modes)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTTOU, old)
 
 
 class WindowsTerminal:
@@ -66,36 +132,50 @@ class WindowsTerminal:
         kbhit: Callable[[], bool],
         getwch: Callable[[], str],
         putwch: Callable[[str], None],
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.kbhit, self.getwch, self.putwch = kbhit, getwch, putwch
+        self.sleep, self.clock = sleep, clock
 
     def write(self, text: str) -> None:
-        for char in text:
+        for char in text.replace("\r\n", "\n").replace("\n", "\r\n"):
             self.putwch(char)
 
+    def discard_typeahead(self) -> None:
+        while self.kbhit():
+            self.getwch()
+
     def read_line(self, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
+        """Typed keys echoed by hand (getwch does not echo); Ctrl-C, Ctrl-Z, Ctrl-D cancel."""
+        deadline = self.clock() + timeout
         typed: list[str] = []
         while True:
             if not self.kbhit():
-                if time.monotonic() > deadline:
-                    self.write("\r\n")
-                    raise _timed_out(timeout)
-                time.sleep(0.02)
+                if self.clock() > deadline:
+                    self.write("\n")
+                    raise timed_out(timeout)
+                self.sleep(0.02)
                 continue
             char = self.getwch()
             if char in ("\r", "\n"):
-                self.write("\r\n")
+                self.write("\n")
                 return "".join(typed)
+            if char in ("\x00", "\xe0"):  # arrows, F-keys: a second char follows
+                self.getwch()
+                continue
             if char == "\x03":
-                raise KeyboardInterrupt
-            if char in ("\x1a", "\x04") and not typed:  # Ctrl-Z / Ctrl-D
-                self.write("\r\n")
-                raise MfaCancelled("MFA prompt cancelled", "run again to retry")
+                self.write("\n")
+                raise cancelled("with Ctrl-C")
+            if char in ("\x1a", "\x04") and not typed:
+                self.write("\n")
+                raise cancelled("with Ctrl-Z" if char == "\x1a" else "with Ctrl-D")
             if char == "\x08":
                 if typed:
                     typed.pop()
-                    self.write("\x08 \x08")
+                    self.write("\b \b")
+                continue
+            if char < " " or len(typed) >= LINE_LIMIT:
                 continue
             typed.append(char)
             self.putwch(char)
@@ -114,7 +194,7 @@ def open_terminal() -> Terminal | None:
                 pass
         except OSError:
             return None
-        return WindowsTerminal(msvcrt.kbhit, msvcrt.getwch, msvcrt.putwch)
+        return WindowsTerminal(msvcrt.kbhit, msvcrt.getwch, msvcrt.putwch)  # type: ignore[attr-defined]
     try:
         return PosixTerminal(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
     except OSError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 
 from credproc import lock
 from credproc.cache import Store
@@ -18,8 +19,16 @@ REMEMBER_SECONDS = 90
 
 
 class UsedCodes:
-    def __init__(self, store: Store, mfa_serial: str, who: str, timeout: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        mfa_serial: str,
+        who: str,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.store, self.mfa_serial, self.who, self.timeout = store, mfa_serial, who, timeout
+        self.clock = clock
         self.name = identity("used-codes", mfa_serial)
         self.hash_key = hmac.new(store.key, b"credproc used-code hash key", hashlib.sha256).digest()
 
@@ -29,13 +38,14 @@ class UsedCodes:
 
     def claim(self, code: str) -> bool:
         """Mark `code` as sent; False if it was sent in the last 90 s (by any process)."""
-        now = time.time()
+        now = self.clock()
         with lock.held(self.store.path(self.name) + ".lock", self.who, self.timeout):
             payload = self.store.read(self.name) or {}
             recent = {
                 digest: when
                 for digest, when in dict(payload.get("codes") or {}).items()
-                if isinstance(when, (int, float)) and now - when < REMEMBER_SECONDS
+                # abs(): after the clock went back a long way, forget rather than keep forever
+                if isinstance(when, (int, float)) and abs(now - when) < REMEMBER_SECONDS
             }
             digest = self._digest(code)
             if digest in recent:

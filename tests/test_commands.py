@@ -105,6 +105,13 @@ def test_check_of_a_sound_profile(world: World) -> None:
     assert world.sts.calls == []
 
 
+def test_check_reports_a_bad_prompt_setting_as_a_problem(world: World) -> None:
+    world.standard_config()
+    done = world.run("check", "--profile", "prod-mfa", env={"CREDPROC_PROMPT": "bogus"})
+    assert done.returncode == 3 and "step 2: AssumeRole" in done.stdout
+    assert "problem: CREDPROC_PROMPT=bogus is not known" in done.stdout
+
+
 def test_check_reports_a_config_error_as_a_problem(world: World) -> None:
     world.config("[profile a]\nrole_arn = {role}\nsource_profile = nope\n")
     done = world.run("check", "--profile", "a")

@@ -1,4 +1,9 @@
-"""Asking for the MFA code: one module per way of asking, and the `auto` policy in one place."""
+"""Asking for the MFA code: one module per way of asking, and the `auto` policy in one place.
+
+Each module (tty, pinentry, process) has `ask(request, problem) -> str`, and says with
+`REPEATS_CODES` whether asking again within a TOTP step gives the same code back (a
+program does, a person waits for the next one by themselves).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,12 @@ from credproc.plan import Settings
 from credproc.terminal import open_terminal
 
 TRIES = 3
-TOTP_STEP = 30
+TOTP_STEP = 30  # seconds a TOTP code is shown for (RFC 6238's default, used by every MFA app)
 DEFAULT_TIMEOUT = 120.0
 METHODS = ("tty", "pinentry", "process")
+TERMINAL_PINENTRIES = ("pinentry-tty", "pinentry-curses")
+NOT_A_CODE = "that was not a 6-digit code, try again"
+ALREADY_USED = "code already used, waiting for the next one"
 
 
 class CodeRequest(NamedTuple):
@@ -38,35 +46,50 @@ Ask = Callable[[CodeRequest, str], str]
 
 
 def prompt_timeout() -> float:
-    raw = os.environ.get("CREDPROC_PROMPT_TIMEOUT", "")
+    raw = os.environ.get("CREDPROC_PROMPT_TIMEOUT", "").strip()
     try:
-        return float(raw) if raw else DEFAULT_TIMEOUT
+        seconds = float(raw) if raw else DEFAULT_TIMEOUT
     except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 1e6:
         raise ConfigError(
-            f"CREDPROC_PROMPT_TIMEOUT={raw} is not a number of seconds", "set it to e.g. 120"
-        ) from None
+            f"CREDPROC_PROMPT_TIMEOUT={raw} is not a positive number of seconds",
+            "set it to e.g. 120",
+        )
+    return seconds
 
 
 def pinentry_program(settings: Settings) -> str:
-    return shutil.which(settings.pinentry or "pinentry") or ""
+    """The pinentry to run (credproc_pinentry, else `pinentry` on PATH), or "" if none."""
+    return shutil.which(os.path.expanduser(settings.pinentry or "pinentry")) or ""
 
 
-def _graphical() -> bool:
+def graphical() -> bool:
+    """Whether a window can be shown here: a graphical session, or macOS."""
     return sys.platform == "darwin" or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     )
 
 
+def shows_windows(program: str) -> bool:
+    """False for the pinentry flavours that only draw on a terminal: without one, they
+    answer "cancelled" or fail, which would hide the real problem (no way to ask)."""
+    name = os.path.basename(os.path.realpath(program))
+    return name not in TERMINAL_PINENTRIES
+
+
 def choose(settings: Settings) -> str:
-    """The way of asking: CREDPROC_PROMPT, then credproc_prompt, then the `auto` order."""
-    method = os.environ.get("CREDPROC_PROMPT") or settings.prompt
+    """The way of asking: CREDPROC_PROMPT, then credproc_prompt, then the `auto` order.
+
+    "none" when nothing can ask; CodeSource turns that into a NoPrompt.
+    """
+    env = os.environ.get("CREDPROC_PROMPT", "").strip()
+    method, origin = (env, "CREDPROC_PROMPT") if env else (settings.prompt, "credproc_prompt")
     if method not in ("auto", *METHODS):
-        raise ConfigError(
-            f"CREDPROC_PROMPT={method} is not known", "use auto, tty, pinentry or process"
-        )
+        raise ConfigError(f"{origin}={method} is not known", "use auto, tty, pinentry or process")
     if method == "process" and not settings.mfa_process:
         raise ConfigError(
-            "credproc_prompt = process but credproc_mfa_process is not set",
+            f"{origin} = process but credproc_mfa_process is not set",
             "set credproc_mfa_process to a command that prints the code",
         )
     if method != "auto":
@@ -77,14 +100,30 @@ def choose(settings: Settings) -> str:
     if terminal is not None:
         terminal.close()
         return "tty"
-    if _graphical() and pinentry_program(settings):
+    program = pinentry_program(settings)
+    if program and graphical() and shows_windows(program):
         return "pinentry"
     return "none"
 
 
-def method(name: str) -> Ask:
-    ask: Ask = importlib.import_module(f"credproc.prompt.{name}").ask
-    return ask
+def no_prompt(profile: str, why: str) -> NoPrompt:
+    return NoPrompt(
+        f"profile {profile} needs an MFA code and {why}",
+        f"run `credproc login --profile {profile}` in a terminal, "
+        "or set credproc_mfa_process to a command that prints the code",
+    )
+
+
+def notice(text: str) -> None:
+    """A line for the person on the terminal (never on stdout/stderr, which SDKs capture)."""
+    terminal = open_terminal()
+    if terminal is None:
+        log.debug(text)
+        return
+    try:
+        terminal.write(f"credproc: {text}\n")
+    finally:
+        terminal.close()
 
 
 def normalize(answer: str) -> str | None:
@@ -93,38 +132,47 @@ def normalize(answer: str) -> str | None:
     return code if len(code) == 6 and code.isascii() and code.isdigit() else None
 
 
-class CodeSource:
-    """Codes for one device, re-asked on a typo or a rejection, at most TRIES in all."""
+def seconds_to_next_code(now: float) -> float:
+    """From `now` to one second into the next TOTP step, when a program shows a new code."""
+    return TOTP_STEP - now % TOTP_STEP + 1
 
-    def __init__(self, request: CodeRequest, claim: Callable[[str], bool]) -> None:
+
+class CodeSource:
+    """Codes for one device, re-asked on a typo, a code used lately, or a rejection by STS;
+    at most TRIES answers in all. A cancel ends the asking at once."""
+
+    def __init__(
+        self,
+        request: CodeRequest,
+        claim: Callable[[str], bool],
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.request = request
-        self.claim = claim  # False when the code was already used lately
+        self.claim = claim  # marks a code as sent; False when it was sent lately
+        self.sleep, self.clock = sleep, clock
         self.tries = 0
         self.name = choose(request.settings)
 
-    def no_prompt(self) -> NoPrompt:
-        profile = self.request.profile
-        return NoPrompt(
-            f"profile {profile} needs an MFA code and there is no terminal to ask in",
-            f"run `credproc login --profile {profile}` in a terminal, "
-            "or set credproc_mfa_process to a command that prints the code",
-        )
-
     def next(self, problem: str = "") -> str:
         if self.name == "none":
-            raise self.no_prompt()
-        ask = method(self.name)
+            raise no_prompt(self.request.profile, "there is no terminal to ask in")
+        module = importlib.import_module(f"credproc.prompt.{self.name}")
+        ask: Ask = module.ask
         while self.tries < TRIES:
             self.tries += 1
             code = normalize(ask(self.request, problem))
             if code is None:
-                problem = "that was not a 6-digit code, try again"
+                problem = NOT_A_CODE
                 continue
             if not self.claim(code):
-                problem = "code already used, waiting for the next one"
-                log.debug(problem)
-                if self.name == "process":  # a program would print the same code again
-                    time.sleep(TOTP_STEP - time.time() % TOTP_STEP + 1)
+                problem = ALREADY_USED
+                # a program prints the same code until the next step: wait for it, and say so
+                if module.REPEATS_CODES and self.tries < TRIES:
+                    notice(problem)
+                    self.sleep(seconds_to_next_code(self.clock()))
+                    problem = ""
                 continue
             return code
         raise MfaUnavailable(

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 from typing import TYPE_CHECKING
 
 from credproc.errors import ConfigError, MfaUnavailable
-from credproc.terminal import open_terminal
+from credproc.terminal import cancelled, open_terminal
 
 if TYPE_CHECKING:
     from credproc.prompt import CodeRequest
 
+REPEATS_CODES = True  # run again within a TOTP step, a program prints the same code
 SECRET_ENV = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
     "AWS_SECURITY_TOKEN",
 )
+FIX = "check credproc_mfa_process by running it by hand"
 
 
 def child_env() -> dict[str, str]:
@@ -27,65 +28,85 @@ def child_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
 
 
-def _last_line(stderr: bytes) -> str:
-    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
-    # a line that looks like it holds a code is left out: codes never reach an error message
-    lines = [line for line in lines if not re.search(r"\d{6}", line)]
-    return f": {lines[-1][:200]}" if lines else ""
-
-
-def ask(request: CodeRequest, problem: str) -> str:
-    command = request.settings.mfa_process
+def command_line(command: str) -> list[str]:
+    """Split like a POSIX shell would (quotes, backslashes), but nothing runs a shell."""
     try:
         argv = shlex.split(command, posix=os.name != "nt")
     except ValueError as exc:
         raise ConfigError(
             f"credproc_mfa_process cannot be split: {exc}", "fix its quoting"
         ) from None
+    if os.name == "nt":  # keep backslashes in paths; drop the quotes around words
+        argv = [w[1:-1] if len(w) > 1 and w[0] == w[-1] == '"' else w for w in argv]
     if not argv:
         raise ConfigError(
             "credproc_mfa_process is empty", "set it to a command that prints the code"
         )
+    return argv
+
+
+def _last_line(stderr: bytes) -> str:
+    """The program's last words, for the error; a line with 6 digits in it may hold a code."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line and sum(c.isdigit() for c in line) < 6]
+    return f": {lines[-1][:200]}" if lines else ""
+
+
+def _run(argv: list[str], stderr: int, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            timeout=timeout,
+            env=child_env(),
+        )
+    except FileNotFoundError:
+        raise ConfigError(
+            f"credproc_mfa_process: {argv[0]} not found", "install it or fix the path"
+        ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"credproc_mfa_process: {argv[0]} is not executable", "chmod +x it"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise MfaUnavailable(
+            f"credproc_mfa_process gave no code within {timeout:g} s",
+            FIX + ", or raise CREDPROC_PROMPT_TIMEOUT",
+        ) from None
+    except KeyboardInterrupt:  # run() has killed the program already
+        raise cancelled("with Ctrl-C") from None
+
+
+def ask(request: CodeRequest, problem: str) -> str:
+    from credproc.prompt import normalize
+
+    argv = command_line(request.settings.mfa_process)
     terminal = open_terminal()
-    fix = "check credproc_mfa_process by running it by hand"
     try:
         if terminal is not None:
             if problem:
                 terminal.write(f"credproc: {problem}\n")
             terminal.write(
-                f"credproc: waiting for {argv[0]} to give the MFA code for "
-                f"{request.profile} (touch your key if it asks)\n"
+                f"credproc: waiting for {os.path.basename(argv[0])} to give the MFA code for "
+                f"profile {request.profile} ({request.mfa_serial}); touch your key if it blinks\n"
             )
-        stderr = getattr(terminal, "fd", None) or subprocess.PIPE
-        try:
-            done = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                timeout=request.timeout,
-                env=child_env(),
-            )
-        except FileNotFoundError:
-            raise ConfigError(
-                f"credproc_mfa_process: {argv[0]} not found", "install it or fix the path"
-            ) from None
-        except PermissionError:
-            raise ConfigError(
-                f"credproc_mfa_process: {argv[0]} is not executable", "chmod +x it"
-            ) from None
-        except subprocess.TimeoutExpired:
-            raise MfaUnavailable(
-                f"credproc_mfa_process gave no code within {request.timeout:.0f} s",
-                fix + ", or raise CREDPROC_PROMPT_TIMEOUT",
-            ) from None
-        if done.returncode != 0:
-            raise MfaUnavailable(
-                f"credproc_mfa_process exited with status {done.returncode}"
-                f"{_last_line(done.stderr or b'')}",
-                fix,
-            )
-        return done.stdout.decode(errors="replace").strip()
+        fd = getattr(terminal, "fd", None)  # the program's own prompts go to the person
+        done = _run(argv, subprocess.PIPE if fd is None else fd, request.timeout)
     finally:
         if terminal is not None:
             terminal.close()
+    if done.returncode != 0:
+        raise MfaUnavailable(
+            f"credproc_mfa_process exited with status {done.returncode}"
+            f"{_last_line(done.stderr or b'')}",
+            FIX,
+        )
+    answer = done.stdout.decode(errors="replace").strip()
+    if normalize(answer) is None:  # asking a program again gives the same answer
+        raise MfaUnavailable(
+            f"credproc_mfa_process printed {len(answer)} characters, not a 6-digit code",
+            FIX + "; it must print only the code",
+        )
+    return answer

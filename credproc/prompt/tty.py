@@ -4,28 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from credproc.errors import NoPrompt
 from credproc.terminal import open_terminal
 
 if TYPE_CHECKING:
     from credproc.prompt import CodeRequest
 
+REPEATS_CODES = False  # a person waits for the next code by themselves
+
 
 def ask(request: CodeRequest, problem: str) -> str:
+    from credproc.prompt import no_prompt
+
     terminal = open_terminal()
     if terminal is None:
-        raise NoPrompt(
-            "credproc_prompt = tty but there is no terminal",
-            f"run `credproc login --profile {request.profile}` in a terminal",
-        )
+        raise no_prompt(request.profile, "credproc_prompt = tty but there is no terminal")
     try:
+        terminal.discard_typeahead()
         if problem:
             terminal.write(f"credproc: {problem}\n")
-        terminal.write(f"MFA code for {request.profile} ({request.mfa_serial}): ")
-        try:
-            return terminal.read_line(request.timeout)
-        except KeyboardInterrupt:
-            terminal.write("\n")
-            raise
+        terminal.write(f"MFA code for profile {request.profile} ({request.mfa_serial}): ")
+        return terminal.read_line(request.timeout)
     finally:
         terminal.close()

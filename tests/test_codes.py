@@ -1,0 +1,238 @@
+"""Codes: six digits, the `auto` order and its overrides, and a code used lately for a device
+never sent again, remembered across processes as keyed hashes in the encrypted cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from credproc.cache import Store
+from credproc.entry import unseal
+from credproc.errors import MfaUnavailable
+from credproc.plan import Settings, identity
+from credproc.prompt import CodeRequest, CodeSource, normalize, seconds_to_next_code
+from credproc.used_codes import REMEMBER_SECONDS, UsedCodes
+from tests.conftest import CREDPROC, DEVICE, PYTHON, ROOT, World
+from tests.prompt_session import Session, direct_roles, token_codes
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("123456", "123456"),
+        (" 123 456\n", "123456"),
+        ("12345", None),
+        ("1234567", None),
+        ("12a456", None),
+        ("١٢٣٤٥٦", None),  # digits, but not ASCII ones
+        ("", None),
+    ],
+)
+def test_a_code_is_six_ascii_digits_blanks_aside(typed: str, code: str | None) -> None:
+    assert normalize(typed) == code
+
+
+def test_the_next_code_is_awaited_until_one_second_into_the_next_step() -> None:
+    step_start = 1_700_000_010.0  # a multiple of 30
+    assert seconds_to_next_code(step_start) == 31.0
+    assert seconds_to_next_code(step_start + 10) == 21.0
+    assert seconds_to_next_code(step_start + 29.5) == 1.5
+
+
+def repeating_program(folder: Path, *answers: str) -> CodeRequest:
+    """A request whose credproc_mfa_process prints `answers`, then 100000 + its call count."""
+    (folder / "answers").write_text("".join(a + "\n" for a in answers))
+    settings = Settings(mfa_process=f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {folder}")
+    return CodeRequest("prod-mfa", DEVICE, "", settings, 5)
+
+
+def test_a_program_repeating_a_used_code_is_run_again_one_second_into_the_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    sent = {"123456"}  # sent a moment ago by another credproc
+
+    def claim(code: str) -> bool:
+        fresh = code not in sent
+        sent.add(code)
+        return fresh
+
+    slept: list[float] = []
+    source = CodeSource(
+        repeating_program(tmp_path, "123456"),
+        claim,
+        sleep=slept.append,
+        clock=lambda: 1_700_000_020.0,  # 10 s into a TOTP step
+    )
+    assert source.next() == "100001"
+    assert slept == [21.0] and source.tries == 2
+
+
+def test_three_used_codes_end_the_asking_without_a_last_useless_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    slept: list[float] = []
+    source = CodeSource(
+        repeating_program(tmp_path, "123456", "123456", "123456"),
+        lambda code: False,
+        sleep=slept.append,
+        clock=lambda: 1_700_000_020.0,
+    )
+    with pytest.raises(MfaUnavailable, match="after 3 tries"):
+        source.next()
+    assert len(slept) == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def used_codes(folder: Path, clock: Clock, key: bytes = b"k" * 32) -> UsedCodes:
+    return UsedCodes(Store(str(folder), key), DEVICE, "test", 5, clock=clock)
+
+
+def test_a_code_is_refused_for_90_seconds_after_it_was_sent(tmp_path: Path) -> None:
+    clock = Clock()
+    codes = used_codes(tmp_path, clock)
+    assert codes.claim("123456")
+    assert codes.claim("654321")
+    clock.now += REMEMBER_SECONDS - 1
+    assert not codes.claim("123456")
+    assert not used_codes(tmp_path, clock).claim("654321")  # another process, same store
+    clock.now += 2
+    assert codes.claim("123456")
+
+
+def test_used_codes_are_kept_as_keyed_hashes_in_the_encrypted_cache(tmp_path: Path) -> None:
+    clock = Clock()
+    codes = used_codes(tmp_path, clock)
+    codes.claim("123456")
+    [entry] = [p for p in tmp_path.iterdir() if "." not in p.name]
+    blob = entry.read_bytes()
+    assert b"123456" not in blob
+    payload = unseal(b"k" * 32, entry.name, blob)
+    [digest] = payload["codes"]
+    assert re.fullmatch("[0-9a-f]{64}", digest)
+    plain = [hashlib.sha256(m.encode()).hexdigest() for m in ("123456", f"{DEVICE}\0123456")]
+    assert digest not in plain  # keyed: not a hash anyone can compute for 10^6 codes
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    used_codes(elsewhere, clock, key=b"x" * 32).claim("123456")
+    assert (
+        digest not in unseal(b"x" * 32, entry.name, (elsewhere / entry.name).read_bytes())["codes"]
+    )  # another key, another hash
+
+
+def start(world: World, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [CREDPROC, *args],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_two_processes_given_the_same_code_never_send_it_twice(world: World) -> None:
+    """The one slow test here: the second process waits for the next 30-second TOTP step,
+    so it takes up to 31 s (16 s on average)."""
+    direct_roles(world, "credproc_mfa_process = {mfa_process}")
+    world.answers("123456", "123456")  # the MFA program prints the same code twice
+    started = time.monotonic()
+    children = [start(world, "--profile", profile, "-v") for profile in ("role-a", "role-b")]
+    results = [child.communicate(timeout=60) for child in children]
+    assert [child.returncode for child in children] == [0, 0], results
+    assert time.monotonic() - started < 40
+    codes = token_codes(world)
+    assert sorted(codes) == ["100002", "123456"]  # each sent once; none refused by STS
+    assert world.sts.actions() == ["AssumeRole", "AssumeRole"]
+    waited = [err for _, err in results if "code already used, waiting for the next one" in err]
+    assert len(waited) == 1
+    assert world.prompts() == 3
+    for path in world.cache_dir.iterdir():
+        assert b"123456" not in path.read_bytes() and b"100002" not in path.read_bytes()
+    name = identity("used-codes", DEVICE)
+    payload = unseal(world.key_file.read_bytes(), name, (world.cache_dir / name).read_bytes())
+    assert len(payload["codes"]) == 2
+    assert "123456" not in json.dumps(payload) and "100002" not in json.dumps(payload)
+
+
+def choose_in(world: World, env: dict[str, str], terminal: bool = False) -> str:
+    """What `auto` picks for profile prod-mfa, asked in a process with or without a terminal."""
+    script = (
+        "from credproc.config import load; from credproc.plan import build;"
+        "from credproc.prompt import choose; from credproc.errors import CredprocError\n"
+        "try: print('method=' + choose(build(load(), 'prod-mfa').settings))\n"
+        "except CredprocError as e: print('error=' + e.line())"
+    )
+    if terminal:
+        session = Session(world, command=[PYTHON, "-c", script], env=env)
+        assert session.finish() == 0
+        return session.stdout().strip()
+    done = subprocess.run(
+        [PYTHON, "-c", script], env={**world.env, **env}, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, start_new_session=True, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def prompt_config(world: World, extra: str = "") -> None:
+    world.config(
+        "[profile base]\nregion = us-east-1\n"
+        + extra
+        + "\n[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+    )
+
+
+PINENTRY = "credproc_pinentry = {pinentry}\n"  # an executable named pinentry-gnome3
+GUI = {"DISPLAY": ":0"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "terminal", "picked"),
+    [
+        ("credproc_mfa_process = true\n" + PINENTRY, GUI, True, "method=process"),
+        (PINENTRY, GUI, True, "method=tty"),
+        (PINENTRY, GUI, False, "method=pinentry"),
+        (PINENTRY, {"WAYLAND_DISPLAY": "wayland-0"}, False, "method=pinentry"),
+        (PINENTRY, {}, False, "method=none"),
+        ("credproc_pinentry = /nonexistent/pinentry\n", GUI, False, "method=none"),
+        ("credproc_pinentry = /usr/bin/pinentry-tty\n", GUI, False, "method=none"),
+        ("credproc_pinentry = /usr/bin/pinentry-curses\n", GUI, False, "method=none"),
+        ("credproc_prompt = process\ncredproc_mfa_process = true\n", {}, True, "method=process"),
+        ("credproc_prompt = process\n", {}, False, "error=credproc: credproc_prompt = process"),
+        ("credproc_mfa_process = true\n", {"CREDPROC_PROMPT": "tty"}, False, "method=tty"),
+        ("credproc_prompt = tty\n", {"CREDPROC_PROMPT": "pinentry"}, False, "method=pinentry"),
+        ("", {"CREDPROC_PROMPT": "yubikey"}, False, "error=credproc: CREDPROC_PROMPT=yubikey"),
+    ],
+)
+def test_auto_order_and_overrides(
+    world: World, extra: str, env: dict[str, str], terminal: bool, picked: str
+) -> None:
+    """The credproc_* keys sit on the source profile: found up the source_profile chain."""
+    graphical = world.root / "pinentry-gnome3"
+    graphical.write_text("#!/bin/sh\nexit 1\n")
+    graphical.chmod(0o755)
+    prompt_config(world, extra.replace("{pinentry}", str(graphical)))
+    assert choose_in(world, env, terminal).startswith(picked)
+
+
+def test_a_prompt_timeout_that_is_not_a_number_is_a_configuration_error(world: World) -> None:
+    world.standard_config()
+    for value in ("soon", "0", "-5"):
+        done = world.run("--profile", "prod-mfa", env={"CREDPROC_PROMPT_TIMEOUT": value})
+        assert done.returncode == 3 and f"CREDPROC_PROMPT_TIMEOUT={value}" in done.stderr
+    assert world.prompts() == 0
