@@ -1,8 +1,8 @@
 """The on-disk cache: private folders, the key file, atomic writes of sealed entries.
 
-Checks follow ssh's for private keys: a folder or key another user owns, that others can
-use, or that is a symlink, is refused with the fix, never trusted and never repaired behind
-the user's back.
+Checks follow ssh's for private keys: a folder, key or entry another user owns, that others
+can write (or read, for the key), or that is a symlink, is refused with the fix, never
+trusted and never repaired behind the user's back.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import stat
+import sys
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from credproc import entry, log, paths
 from credproc.errors import StoreError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO in place of a file must not hang us
 POSIX = hasattr(os, "getuid")
 MAX_ENTRY_BYTES = 1 << 16
 TEMP_SUFFIX = ".tmp"
@@ -27,28 +29,33 @@ def _refuse(path: str, problem: str, fix: str) -> StoreError:
     return StoreError(f"refusing {path}: {problem}", fix)
 
 
+def _me() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
+
+
 def check_private(path: str, st: os.stat_result, *, secret: bool, directory: bool) -> None:
     """Refuse what another user owns or could tamper with (or read, when secret)."""
+    kind = "folder" if directory else "file"
     if stat.S_ISLNK(st.st_mode):
-        raise _refuse(
-            path, "it is a symlink", f"replace it with a real {'folder' if directory else 'file'}"
-        )
-    if directory != stat.S_ISDIR(st.st_mode):
-        raise _refuse(path, f"it is not a {'folder' if directory else 'file'}", "remove it")
+        raise _refuse(path, "it is a symlink", f"replace it with a real {kind}")
+    if not (stat.S_ISDIR(st.st_mode) if directory else stat.S_ISREG(st.st_mode)):
+        raise _refuse(path, f"it is not a {kind}", f"remove {path}")
     if not POSIX:
         return
     if st.st_uid != os.getuid():
-        raise _refuse(
-            path, f"it is owned by uid {st.st_uid}, not you", f"chown {os.getuid()} {path}"
-        )
-    loose = stat.S_IMODE(st.st_mode) & (0o077 if secret else 0o022)
-    if loose:
+        raise _refuse(path, f"it is owned by uid {st.st_uid}, not you", f"chown {_me()} {path}")
+    if stat.S_IMODE(st.st_mode) & (0o077 if secret else 0o022):
+        what = "read or write" if secret else "write to"
         mode = "700" if directory else "600"
-        who = "others can read or write it" if secret else "others can write to it"
-        raise _refuse(path, who, f"chmod {mode} {path}")
+        raise _refuse(path, f"group or others can {what} it", f"chmod {mode} {path}")
 
 
-def private_dir(path: str, *, secret: bool = True) -> str:
+def private_dir(path: str, *, secret: bool = False) -> str:
     """Create (0700) or check a folder of ours."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
@@ -61,11 +68,52 @@ def private_dir(path: str, *, secret: bool = True) -> str:
     return path
 
 
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def open_private(path: str, *, secret: bool) -> int | None:
+    """An fd on a checked private file (not a symlink), or None when it does not exist."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        st = _lstat(path)
+        if st is not None:  # a symlink (ELOOP) or a foreign file is refused, not misread
+            check_private(path, st, secret=secret, directory=False)
+        raise
+    try:
+        check_private(path, os.fstat(fd), secret=secret, directory=False)
+    except StoreError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_all(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def fsync_dir(path: str) -> None:
+    """Make a rename durable; a filesystem that cannot sync folders is let be."""
     if POSIX:
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+                raise
         finally:
             os.close(fd)
 
@@ -75,7 +123,7 @@ def write_private(path: str, data: bytes, *, replace: bool = True) -> bool:
 
     Returns False when not replacing and the file already existed.
     """
-    folder = os.path.dirname(path)
+    folder = os.path.dirname(path) or "."
     temp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o600)
     try:
@@ -100,34 +148,43 @@ def write_private(path: str, data: bytes, *, replace: bool = True) -> bool:
             os.unlink(temp)  # gone after a rename; a second name after a link
 
 
+def _new_key(path: str, *, replace: bool) -> bool:
+    try:
+        return write_private(path, os.urandom(entry.KEY_BYTES), replace=replace)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create key {path}: {exc.strerror}",
+            "free some space or check the folder's permissions",
+        ) from None
+
+
 def load_key(path: str) -> bytes:
     """The 32-byte key, created once; a key of the wrong size is replaced with a warning."""
-    private_dir(os.path.dirname(path) or ".", secret=False)
+    private_dir(os.path.dirname(path) or ".")
     for _ in range(3):
         try:
-            fd = os.open(path, os.O_RDONLY | NOFOLLOW)
-        except FileNotFoundError:
-            if write_private(path, os.urandom(entry.KEY_BYTES), replace=False):
-                log.debug(f"created a new key in {path}")
-            continue  # read back whichever key won a race
+            fd = open_private(path, secret=True)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _refuse(path, "it is a symlink", "replace it with a real file") from None
             raise StoreError(
                 f"cannot read key {path}: {exc.strerror}", "check its permissions"
             ) from None
+        if fd is None:
+            if _new_key(path, replace=False):
+                log.debug(f"created a new key in {path}")
+            continue  # read back whichever key won a race
         try:
-            check_private(path, os.fstat(fd), secret=True, directory=False)
-            key = os.read(fd, entry.KEY_BYTES + 1)
+            key = read_all(fd, entry.KEY_BYTES + 1)
         finally:
             os.close(fd)
         if len(key) == entry.KEY_BYTES:
             return key
-        log.warn(
-            f"key {path} has {len(key)} bytes, not {entry.KEY_BYTES}: "
-            "made a new key, every cached entry is now a miss"
+        # shown without -v too: it empties the cache, and may be a sign of tampering
+        print(
+            f"credproc: warning: key {path} has {len(key)} bytes, not {entry.KEY_BYTES}: "
+            "made a new key, every cached entry is now a miss",
+            file=sys.stderr,
         )
-        write_private(path, os.urandom(entry.KEY_BYTES))
+        _new_key(path, replace=True)
     raise StoreError(f"cannot create key {path}", "check the folder's permissions")
 
 
@@ -149,16 +206,16 @@ class Store:
     def read(self, name: str) -> dict[str, Any] | None:
         """The entry's payload, or None for a miss (absent, damaged, foreign)."""
         try:
-            fd = os.open(self.path(name), os.O_RDONLY | NOFOLLOW)
-        except FileNotFoundError:
-            return None
+            fd = open_private(self.path(name), secret=False)
+            if fd is None:
+                return None
+            try:
+                blob = read_all(fd, MAX_ENTRY_BYTES)
+            finally:
+                os.close(fd)
         except OSError as exc:
             log.warn(f"cache entry {name} unreadable ({exc.strerror}): treated as a miss")
             return None
-        try:
-            blob = os.read(fd, MAX_ENTRY_BYTES)
-        finally:
-            os.close(fd)
         try:
             return entry.unseal(self.key, name, blob)
         except entry.InvalidEntry as exc:
@@ -171,7 +228,7 @@ class Store:
             write_private(self.path(name), entry.seal(self.key, name, payload))
             return True
         except OSError as exc:
-            log.warn(f"could not write cache entry {name}: {exc.strerror}")
+            log.warn(f"could not write cache entry {name} ({exc.strerror}): not cached")
             return False
 
     def remove(self, name: str) -> bool:
@@ -180,6 +237,10 @@ class Store:
             return True
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise StoreError(
+                f"cannot remove {self.path(name)}: {exc.strerror}", "check its permissions"
+            ) from None
 
     def names(self) -> list[str]:
         """Entry names; locks and temp files aside."""
@@ -189,6 +250,8 @@ class Store:
         """Remove temp files that a killed writer left behind."""
         now = time.time()
         for name in os.listdir(self.folder):
-            path = self.path(name)
-            if name.endswith(TEMP_SUFFIX) and now - os.lstat(path).st_mtime > older_than:
-                os.unlink(path)
+            if not name.endswith(TEMP_SUFFIX):
+                continue
+            with contextlib.suppress(FileNotFoundError):  # another process got there first
+                if now - os.lstat(self.path(name)).st_mtime > older_than:
+                    os.unlink(self.path(name))

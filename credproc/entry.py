@@ -17,6 +17,7 @@ MAGIC = b"CPE"
 VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
+TAG_BYTES = 16
 
 
 class InvalidEntry(Exception):
@@ -35,8 +36,12 @@ def seal(key: bytes, name: str, payload: dict[str, Any]) -> bytes:
 
 def unseal(key: bytes, name: str, blob: bytes) -> dict[str, Any]:
     header = _header()
-    if len(blob) < len(header) + NONCE_BYTES + 16 or blob[: len(header)] != header:
-        raise InvalidEntry(f"not a credproc entry of format version {VERSION}")
+    if blob[: len(MAGIC)] != MAGIC or len(blob) <= len(MAGIC):
+        raise InvalidEntry("is not a credproc entry")
+    if blob[len(MAGIC)] != VERSION:
+        raise InvalidEntry(f"has format version {blob[len(MAGIC)]}, not {VERSION}")
+    if len(blob) < len(header) + NONCE_BYTES + TAG_BYTES:
+        raise InvalidEntry("is truncated")
     nonce = blob[len(header) : len(header) + NONCE_BYTES]
     try:
         plain = AESGCM(key).decrypt(
@@ -46,5 +51,5 @@ def unseal(key: bytes, name: str, blob: bytes) -> dict[str, Any]:
     except (InvalidTag, ValueError):
         raise InvalidEntry("does not decrypt with this key under this name") from None
     if not isinstance(payload, dict):
-        raise InvalidEntry("payload is not a record")
+        raise InvalidEntry("holds no record")
     return payload

@@ -23,9 +23,13 @@ def _platform_dirs() -> tuple[str, str]:
     return platformdirs.user_cache_dir(APP), platformdirs.user_data_dir(APP)
 
 
+def _override(var: str) -> str:
+    return os.path.expanduser(os.environ.get(var, "").strip())
+
+
 def cache_dir() -> str:
-    return os.environ.get("CREDPROC_CACHE_DIR") or _platform_dirs()[0]
+    return _override("CREDPROC_CACHE_DIR") or _platform_dirs()[0]
 
 
 def key_file() -> str:
-    return os.environ.get("CREDPROC_KEY_FILE") or os.path.join(_platform_dirs()[1], "key")
+    return _override("CREDPROC_KEY_FILE") or os.path.join(_platform_dirs()[1], "key")

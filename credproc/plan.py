@@ -94,7 +94,7 @@ def _int(profile: Profile, key: str, low: int, high: int) -> int | None:
     raw = profile.get(key)
     if not raw:
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise _bad(
             profile,
             key,

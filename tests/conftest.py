@@ -4,7 +4,6 @@ a throw-away HOME with AWS config files, and credproc run as a real program."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,12 +107,19 @@ class World:
         """What the MFA program prints on its next calls, before its fresh codes."""
         (self.state / "answers").write_text("".join(line + "\n" for line in lines))
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
         """credproc with no controlling terminal and stdin from /dev/null, as an SDK runs it."""
         return subprocess.run(
-            [CREDPROC, *args], env={**self.env, **(env or {})}, capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=timeout, start_new_session=True, **kwargs,
+            [CREDPROC, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            start_new_session=True,
+            **kwargs,
         )
 
     def serve(self, profile: str = "prod-mfa", **kwargs: object) -> dict[str, object]:
@@ -127,13 +133,19 @@ class World:
     def boto3(self, profile: str = "prod", env: dict[str, str] | None = None) -> dict[str, str]:
         """boto3 in its own process, getting credentials through credential_process."""
         script = (
-            "import boto3, json; s = boto3.Session(profile_name=%r); c = s.get_credentials()"
-            ".get_frozen_credentials(); i = s.client('sts', region_name='us-east-1')"
-            ".get_caller_identity(); print(json.dumps({'Arn': i['Arn'], 'AccessKeyId': c.access_key}))"
-        ) % profile
+            f"import boto3, json; s = boto3.Session(profile_name={profile!r}); "
+            "c = s.get_credentials().get_frozen_credentials(); "
+            "i = s.client('sts', region_name='us-east-1').get_caller_identity(); "
+            "print(json.dumps({'Arn': i['Arn'], 'AccessKeyId': c.access_key}))"
+        )
         done = subprocess.run(
-            [PYTHON, "-c", script], env={**self.env, **(env or {})}, capture_output=True,
-            text=True, stdin=subprocess.DEVNULL, timeout=90, start_new_session=True,
+            [PYTHON, "-c", script],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=90,
+            start_new_session=True,
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)

@@ -81,7 +81,7 @@ class StsFront:
             f"<Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
             "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
         ).encode()
-        handler.send_response(status)
+        handler.send_response_only(status)  # send_response would add a second, true Date
         handler.send_header("Content-Type", "text/xml")
         handler.send_header("Content-Length", str(len(body)))
         handler.send_header("Date", formatdate(time.time() + self.faults.clock_offset, usegmt=True))

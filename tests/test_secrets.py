@@ -1,0 +1,96 @@
+"""No key, secret, token or MFA code in any byte credproc writes outside its stdout: stderr (-v
+included), the cache folder, the key folder (the key aside), lock files, a prompt program's
+environment and command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from credproc import cache
+from tests.conftest import BASE_KEY_ID, BASE_SECRET, PYTHON, ROOT, World
+
+# what the MFA program answers, in order: distinctive codes
+ANSWERS = ["913572", "857391", "246813", "975310", "682049", "730615", "594827"]
+REJECTED = ANSWERS[2]
+
+
+def test_no_secret_reaches_stderr_files_or_a_child_environment(world: World) -> None:
+    dump = world.root / "mfa-env.jsonl"
+    probe = f"{PYTHON} {ROOT / 'tests' / 'mfa_probe.py'} {world.state} --dump-env {dump}"
+    world.config(
+        "[profile base]\nregion = us-east-1\n\n"
+        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+        f"credproc_mfa_process = {probe}\n\n"
+        "[profile from-env]\nrole_arn = {role}\ncredential_source = Environment\n"
+        f"mfa_serial = {{device}}\ncredproc_mfa_process = {probe}\n"
+    )
+    world.answers(*ANSWERS)
+    world.sts.faults.invalid_codes.add(REJECTED)
+    stderr: list[str] = []
+    printed: list[dict[str, str]] = []
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        done = world.run(*args, env=env)
+        stderr.append(done.stderr)
+        return done
+
+    def serve(*args: str, env: dict[str, str] | None = None) -> None:
+        done = run(*args, env=env)
+        assert done.returncode == 0, done.stderr
+        printed.append(json.loads(done.stdout))
+
+    serve("--profile", "prod-mfa", "-v")  # the first code
+    serve("--profile", "prod-mfa", "-v")  # a cache hit
+    login = run("login", "--profile", "prod-mfa", "-v")  # the second code
+    status = run("status", "-v")
+    status_json = run("status", "--json")
+    # keys in the environment: the MFA program must not see them
+    base_env = {"AWS_ACCESS_KEY_ID": BASE_KEY_ID, "AWS_SECRET_ACCESS_KEY": BASE_SECRET}
+    serve("--profile", "from-env", "-v", env=base_env)  # STS rejects a code, the next passes
+    world.sts.faults.deny = "no way"
+    failed = run("login", "--profile", "from-env", "-v", env=base_env)
+    failed_quiet = run("login", "--profile", "prod-mfa", env=base_env)
+    world.sts.faults.deny = ""
+    unreachable = run(
+        "login", "--profile", "prod-mfa", "-v", env={"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
+    )
+    assert login.returncode == 0 and status.returncode == 0 and status_json.returncode == 0
+    assert failed.returncode == 6 and failed_quiet.returncode == 6 and unreachable.returncode == 7
+
+    store = cache.Store(str(world.cache_dir), world.key_file.read_bytes())
+    cached = [store.read(p.name) for p in world.cache_dir.iterdir() if "." not in p.name]
+    minted = [p["credentials"] for p in cached if p and "credentials" in p]
+    assert {p["kind"] for p in cached if p} >= {"session", "role", "used-codes"}
+    assert world.prompts() == len(ANSWERS)
+    secrets = {BASE_KEY_ID, BASE_SECRET, *ANSWERS}
+    for creds in minted:  # the MFA sessions were never printed anywhere
+        secrets |= {creds["access_key_id"], creds["secret_access_key"], creds["session_token"]}
+    for out in printed:
+        secrets |= {out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]}
+    sent = {call["TokenCode"] for call in world.sts.calls if "TokenCode" in call}
+    assert sent == set(ANSWERS[:-1])  # the last one never reached STS
+
+    written: dict[str, bytes] = {f"stderr {i}": e.encode() for i, e in enumerate(stderr)}
+    written["login stdout"] = login.stdout.encode()
+    written["status stdout"] = status.stdout.encode() + status_json.stdout.encode()
+    for folder in (world.cache_dir, world.key_file.parent):
+        for path in folder.iterdir():
+            if path != world.key_file:
+                written[str(path)] = path.read_bytes()
+    locks = [p for p in world.cache_dir.iterdir() if p.name.endswith(".lock")]
+    assert locks and all(p.read_text().startswith("pid ") for p in locks)
+    written["MFA program env and argv"] = dump.read_bytes()
+    assert len(dump.read_text().splitlines()) == len(ANSWERS)
+
+    leaks = [(where, s) for where, data in written.items() for s in secrets if s.encode() in data]
+    assert leaks == []
+    assert "AWS refused" in failed.stderr and "cannot reach STS" in unreachable.stderr
+    assert_child_env_is_clean(dump)
+
+
+def assert_child_env_is_clean(dump: Path) -> None:
+    for line in dump.read_text().splitlines():
+        env = json.loads(line)["env"]
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
