@@ -41,7 +41,7 @@ def obtain(profile: str, *, renew: bool = False) -> tuple[Plan, Credentials]:
         if hit and hit.seconds_left() > SERVE_SECONDS:
             log.debug(f"cache hit for {profile}, {hit.seconds_left() / 60:.0f} min left")
             return plan, hit
-    from credproc.resolve import Resolver  # botocore: only when the cache cannot answer
+    from credproc.resolve import Resolver  # only when the cache cannot answer
 
     return plan, Resolver(plan, config, store, renew=renew).credentials()
 

@@ -1,62 +1,27 @@
-"""The flows that mint credentials: MFA session, AssumeRole, chains. The only botocore user."""
+"""The refresh rules: which cached step is still good, what to mint, what to serve when no
+one can give a code. Locks are taken and the cache looked at again before botocore or the
+prompt code is imported, so processes that waited for another's prompt stay light.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
-import threading
-import time
-import urllib.parse
-import urllib.request
-from email.utils import parsedate_to_datetime
 from typing import Any
-
-import botocore.config
-import botocore.credentials
-import botocore.exceptions
-import botocore.parsers
-import botocore.session
 
 from credproc import lock, log
 from credproc.cache import Store
 from credproc.config import AwsConfig
-from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, NoPrompt
-from credproc.plan import CHAIN_ENV, Plan, Source, Step
-from credproc.prompt import CodeRequest, CodeSource, prompt_timeout
+from credproc.errors import NoPrompt
+from credproc.plan import Plan, Step
 from credproc.protocol import GRACE_SECONDS, SERVE_SECONDS, Credentials, from_entry
-from credproc.used_codes import UsedCodes
 
 SOURCE_SECONDS = 5 * 60  # a cached source is good for one more STS call while this is left
-CLOCK_SKEW_SECONDS = 300
-BOTOCORE_PROVIDERS = {
-    "process": "custom-process",
-    "sso": "sso",
-    "web-identity": "assume-role-with-web-identity",
-    "environment": "env",
-    "ec2-metadata": "iam-role",
-    "ecs": "container-role",
-}
-# Worst case of one STS call when the endpoint fails: 3 attempts of (2 s to connect + 5 s
-# to answer) plus standard mode's backoff (under 1 s + 2 s): about 24 s, within the 30 s
-# that an unreachable endpoint may take. connect_timeout does not cover the name lookup, so
-# before each call the host name is looked up once, bounded by DNS_SECONDS.
-STS_ATTEMPTS, STS_CONNECT_SECONDS, STS_READ_SECONDS, DNS_SECONDS = 3, 2, 5, 5
-STS_CONFIG = botocore.config.Config(
-    retries={"mode": "standard", "total_max_attempts": STS_ATTEMPTS},  # max_attempts: retries
-    connect_timeout=STS_CONNECT_SECONDS,
-    read_timeout=STS_READ_SECONDS,
-)
-THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown")
-
-
-def _account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 class Resolver:
     def __init__(self, plan: Plan, config: AwsConfig, store: Store, *, renew: bool = False) -> None:
+        from credproc.prompt import prompt_timeout
+
         self.plan, self.config, self.store, self.renew = plan, config, store, renew
         self.timeout = prompt_timeout()
         self.who = f"pid {os.getpid()}, profile {plan.profile}"
@@ -108,18 +73,19 @@ class Resolver:
                 profile.get("aws_session_token"),
                 0,
             )
-        return botocore_source(source, self.plan.profile)
+        from credproc import sts
+
+        return sts.botocore_source(source, self.plan.profile)
 
     def _mint(self, step: Step, source: Credentials) -> Credentials:
-        client = sts_client(step, source)
-        codes: CodeSource | None = None
-        args: dict[str, Any] = {"DurationSeconds": step.duration}
+        from credproc import sts
+        from credproc.prompt import CodeRequest, CodeSource
+        from credproc.used_codes import UsedCodes
+
+        client = sts.client(step, source)
+        if not step.mfa_serial:
+            return sts.mint(client, step, self.plan.source)
         if step.kind == "role":
-            args["RoleArn"] = step.role_arn
-            args["RoleSessionName"] = step.session_name or f"credproc-{int(time.time())}"
-            if step.external_id:
-                args["ExternalId"] = step.external_id
-        if step.kind == "role" and step.mfa_serial:
             direct = self.plan.steps[0] is step and self.plan.source.long_term
             why = (
                 "no MFA session for this role (credproc_mfa_session = false or "
@@ -128,233 +94,8 @@ class Resolver:
                 else "the source is temporary credentials, which cannot call GetSessionToken"
             )
             log.debug(f"{why}: AssumeRole with the MFA code directly")
-        if step.mfa_serial:
-            request = CodeRequest(
-                self.plan.profile, step.mfa_serial, step.role_arn, self.plan.settings, self.timeout
-            )
-            used = UsedCodes(self.store, step.mfa_serial, self.who, self.timeout)
-            codes = CodeSource(request, used.claim)
-            args.update(SerialNumber=step.mfa_serial, TokenCode=codes.next())
-        call = client.get_session_token if step.kind == "session" else client.assume_role
-        log.debug(
-            f"{'GetSessionToken' if step.kind == 'session' else 'AssumeRole ' + step.role_arn}"
-            f" for {step.profile}, {step.duration} s{', with MFA' if codes else ''}"
-            f" via {client.meta.endpoint_url}"
+        request = CodeRequest(
+            self.plan.profile, step.mfa_serial, step.role_arn, self.plan.settings, self.timeout
         )
-        while True:
-            try:
-                reply = call(**args)
-                break
-            except botocore.exceptions.ClientError as exc:
-                if codes and _invalid_code(exc):
-                    args["TokenCode"] = codes.next("AWS did not accept that code, try the next one")
-                    continue
-                raise refused(exc, step, self.plan.source, client) from None
-            except (
-                botocore.exceptions.ConnectionError,
-                botocore.exceptions.HTTPClientError,
-                botocore.parsers.ResponseParserError,
-            ) as exc:
-                raise unreachable(exc, client) from None
-            except botocore.exceptions.ParamValidationError as exc:
-                raise ConfigError(
-                    f"STS would refuse the request of {step.profile}: {_one_line(str(exc))}",
-                    f"check profile {step.profile}",
-                ) from None
-        got = reply["Credentials"]
-        return Credentials(
-            got["AccessKeyId"],
-            got["SecretAccessKey"],
-            got["SessionToken"],
-            int(got["Expiration"].timestamp()),
-            _account(step.role_arn or step.mfa_serial),
-        )
-
-
-def sts_client(step: Step, source: Credentials) -> Any:
-    try:
-        session = botocore.session.Session(profile=step.profile)
-        client = session.create_client(
-            "sts",
-            region_name=step.region or None,
-            endpoint_url=step.endpoint_url or None,
-            aws_access_key_id=source.access_key_id,
-            aws_secret_access_key=source.secret_access_key,
-            aws_session_token=source.session_token or None,
-            config=STS_CONFIG,
-        )
-    except (botocore.exceptions.BotoCoreError, ValueError) as exc:
-        # botocore's messages name the bad region or endpoint; credentials are not in them
-        raise ConfigError(
-            f"cannot make an STS client for profile {step.profile}: {_one_line(str(exc))}",
-            "check region, endpoint_url and AWS_ENDPOINT_URL_STS",
-        ) from None
-    endpoint = client.meta.endpoint_url
-    client.meta.events.register("before-call.sts", lambda **_: _check_host_resolves(endpoint))
-    return client
-
-
-def _check_host_resolves(endpoint: str) -> None:
-    """Fail at once when the endpoint's host name does not resolve, and after DNS_SECONDS when
-    the resolver does not answer (each of botocore's attempts would wait for it again)."""
-    url = urllib.parse.urlsplit(endpoint)
-    host = url.hostname or ""
-    try:
-        ipaddress.ip_address(host)
-        return  # an address (or no host at all): nothing to look up
-    except ValueError:
-        if not host:
-            return
-    if url.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
-        return  # the proxy looks the name up, which this machine may not be able to do
-    outcome: list[BaseException | None] = []
-
-    def look_up() -> None:
-        try:
-            socket.getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
-            outcome.append(None)
-        except OSError as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=look_up, daemon=True)
-    worker.start()
-    worker.join(DNS_SECONDS)
-    if outcome == [None]:
-        return
-    reason = "the host name does not resolve" if outcome else f"no DNS answer in {DNS_SECONDS} s"
-    raise AwsUnreachable(
-        f"cannot reach STS at {endpoint}: {reason}",
-        "check the network, region and endpoint_url / AWS_ENDPOINT_URL_STS",
-    )
-
-
-def botocore_source(source: Source, profile: str) -> Credentials:
-    """Credentials botocore knows how to get (SSO, credential_process, instance roles)."""
-    chain = [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
-    os.environ[CHAIN_ENV] = ",".join([*chain, profile])  # seen by a nested credproc
-    if source.kind == "environment":
-        # an explicit profile drops the environment from botocore's chain, so ask it directly
-        provider: Any = botocore.credentials.EnvProvider()
-    else:
-        session = botocore.session.Session(profile=source.profile)
-        resolver = botocore.credentials.create_credential_resolver(session)
-        provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
-    try:
-        loaded = provider.load()
-        frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
-    except botocore.exceptions.BotoCoreError as exc:
-        if source.kind == "sso":
-            raise AwsRefused(
-                f"the SSO login of profile {source.profile} is missing or expired",
-                f"run `aws sso login --profile {source.profile}`",
-            ) from None
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ConfigError(
-            f"cannot get the credentials of profile {source.profile}: {reason}",
-            f"check profile {source.profile}",
-        ) from None
-    if frozen is None:
-        raise ConfigError(
-            f"profile {source.profile} gave no credentials ({source.kind})",
-            f"check profile {source.profile}",
-        )
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", 0)
-
-
-def _invalid_code(exc: botocore.exceptions.ClientError) -> bool:
-    error = exc.response.get("Error", {})
-    return error.get("Code") == "AccessDenied" and "MultiFactorAuthentication" in error.get(
-        "Message", ""
-    )
-
-
-def _clock_skew(exc: botocore.exceptions.ClientError) -> float:
-    date = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    try:
-        return time.time() - parsedate_to_datetime(date).timestamp() if date else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    """Text from the endpoint, made fit for a one-line message."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _attempts(exc: botocore.exceptions.ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
-
-
-def refused(
-    exc: botocore.exceptions.ClientError, step: Step, source: Source, client: Any = None
-) -> AwsRefused | AwsUnreachable:
-    error = exc.response.get("Error", {})
-    code, message = error.get("Code", "Unknown"), _one_line(error.get("Message", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    skew = _clock_skew(exc)
-    if abs(skew) > CLOCK_SKEW_SECONDS:
-        return AwsRefused(
-            f"this computer's clock is {abs(skew) / 60:.0f} min "
-            f"{'ahead of' if skew > 0 else 'behind'} AWS ({code})",
-            "set the clock right, e.g. enable NTP",
-        )
-    call = f"AssumeRole {step.role_arn}" if step.kind == "role" else "GetSessionToken"
-    if status >= 500:
-        endpoint = client.meta.endpoint_url if client is not None else "its endpoint"
-        return AwsUnreachable(
-            f"STS at {endpoint} failed {call} {_attempts(exc)} times: {code} (HTTP {status})",
-            "try again in a minute",
-        )
-    if code in THROTTLING_CODES or status == 429:
-        return AwsRefused(
-            f"AWS throttled {call} {_attempts(exc)} times ({code})",
-            "wait a minute and try again",
-        )
-    if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"):
-        return AwsRefused(
-            f"AWS does not accept the keys of profile {source.profile} ({code})",
-            f"check the access keys of profile {source.profile}",
-        )
-    if code == "ExpiredToken":
-        return AwsRefused(
-            f"the credentials of profile {source.profile} have expired ({code})",
-            f"renew the credentials of profile {source.profile}",
-        )
-    if code == "AccessDenied":
-        return AwsRefused(
-            f"AWS refused {call}: {message}",
-            "check the role's trust policy, mfa_serial and external_id",
-        )
-    return AwsRefused(f"{call} failed: {code}: {message}", "try again later, or run with -v")
-
-
-def _reason(exc: Exception) -> str:
-    """Why a connection failed, in words; the exception's own text names objects and hosts."""
-    cause = getattr(exc, "kwargs", {}).get("error")
-    if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
-        return f"no connection within {STS_CONNECT_SECONDS} s"
-    if isinstance(exc, botocore.exceptions.ReadTimeoutError):
-        return f"no answer within {STS_READ_SECONDS} s"
-    if isinstance(exc, botocore.parsers.ResponseParserError):
-        return "the answer is not from STS"
-    if isinstance(exc, botocore.exceptions.SSLError):
-        return "TLS failed"
-    if isinstance(exc, botocore.exceptions.ProxyConnectionError):
-        return "the proxy cannot be reached"
-    text = f"{type(cause).__name__} {cause}"
-    if "NameResolution" in text or "gaierror" in text or "resolve" in text:
-        return "the host name does not resolve"
-    if "Connection refused" in text or "ConnectionRefused" in text:
-        return "connection refused"
-    if "unreachable" in text.lower():
-        return "network unreachable"
-    return type(exc).__name__
-
-
-def unreachable(exc: Exception, client: Any) -> AwsUnreachable:
-    endpoint = client.meta.endpoint_url
-    return AwsUnreachable(
-        f"cannot reach STS at {endpoint}: {_reason(exc)} ({STS_ATTEMPTS} attempts)",
-        "check the network, region and endpoint_url / AWS_ENDPOINT_URL_STS",
-    )
+        used = UsedCodes(self.store, step.mfa_serial, self.who, self.timeout)
+        return sts.mint(client, step, self.plan.source, CodeSource(request, used.claim).next)
