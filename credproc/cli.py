@@ -163,6 +163,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         import subprocess
 
         return subprocess.run(command, env=env).returncode
+    _core_dumps(USER_CORE_LIMIT)  # the command is the user's, with the user's limits
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
@@ -238,6 +239,24 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     if getattr(args, "verbose", False):
         log.set_level("debug")
     return args
+
+
+def _core_dumps(soft: int | None) -> int | None:
+    """Set the soft limit of core file size (the hard one stays, so it can be restored);
+    returns the previous soft limit, None where there are no such limits."""
+    try:
+        import resource
+
+        before, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        if soft is not None:
+            resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+        return before
+    except (ImportError, ValueError, OSError):
+        return None
+
+
+# decrypted credentials live in this process: keep them out of core files
+USER_CORE_LIMIT = _core_dumps(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 MFA_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:mfa/[\w+=,.@/-]{1,512}")
 MFA_HARDWARE_SERIAL = re.compile(r"[\w+=/:,.@-]{9,256}")
 SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}")
+EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}")
 CREDENTIAL_SOURCES = {
     "Environment": "environment",
     "Ec2InstanceMetadata": "ec2-metadata",
@@ -133,6 +134,14 @@ def validate(profile: Profile) -> None:
             "role_session_name",
             f"= {name} is not a valid session name",
             "use 2 to 64 letters, digits or +=,.@-",
+        )
+    external_id = profile.get("external_id")
+    if external_id and not EXTERNAL_ID.fullmatch(external_id):
+        raise _bad(
+            profile,
+            "external_id",
+            "is not 2 to 1224 letters, digits or +=,.@:/-",
+            "use the external ID the role's owner gave you",
         )
     if profile.get("source_profile") and profile.get("credential_source"):
         raise _bad(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 
 from credproc import __version__
 from tests.conftest import PYTHON, World
+
+
+def allow_core_dumps() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (1 << 20, resource.RLIM_INFINITY))
 
 
 def test_version(world: World) -> None:
@@ -116,3 +121,26 @@ def test_check_reports_a_config_error_as_a_problem(world: World) -> None:
     world.config("[profile a]\nrole_arn = {role}\nsource_profile = nope\n")
     done = world.run("check", "--profile", "a")
     assert done.returncode == 3 and "problem: " in done.stdout and "names no profile" in done.stdout
+
+
+def test_credproc_and_its_mfa_program_never_dump_core_but_exec_keeps_the_users_limit(
+    world: World,
+) -> None:
+    probe = world.root / "limits.py"
+    probe.write_text(
+        "import resource, sys\n"
+        "print(resource.getrlimit(resource.RLIMIT_CORE)[0], file=open(sys.argv[1], 'w'))\n"
+        "print('123456')\n"
+    )
+    seen = world.root / "seen"
+    world.config(
+        "[profile p]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+        f"credproc_mfa_process = {PYTHON} {probe} {seen}\n"
+    )
+    world.serve("p", preexec_fn=allow_core_dumps)
+    assert seen.read_text().strip() == "0"
+    show = "import resource; print(resource.getrlimit(resource.RLIMIT_CORE)[0])"
+    done = world.run(
+        "exec", "--profile", "p", "--", PYTHON, "-c", show, preexec_fn=allow_core_dumps
+    )
+    assert done.stdout.strip() == str(1 << 20)

@@ -251,6 +251,7 @@ def test_chain_deeper_than_eight_hops_is_refused(files: tuple[Path, Path]) -> No
         (f"role_arn = {ROLE}\n", "without source_profile or credential_source"),
         ("region = x\n", "has neither role_arn nor mfa_serial"),
         (f"role_arn = {ROLE}\nsource_profile = base\ncredproc_prompt = loud\n", "credproc_prompt"),
+        (f"role_arn = {ROLE}\nsource_profile = base\nexternal_id = x\n", "external_id is not 2"),
         (
             f"role_arn = {ROLE}\nsource_profile = base\ncredproc_mfa_session = maybe\n",
             "credproc_mfa_session",
