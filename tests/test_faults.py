@@ -163,11 +163,14 @@ def test_a_small_clock_difference_is_not_blamed(world: World) -> None:
     assert "clock" not in line and "AWS refused GetSessionToken: not allowed" in line
 
 
-def test_a_request_botocore_refuses_to_send_is_a_configuration_error(world: World) -> None:
+def test_a_request_sts_would_refuse_is_a_configuration_error_before_any_prompt(
+    world: World,
+) -> None:
     world.standard_config("external_id = x\n")  # STS wants 2 to 1224 characters
     code, line = failure(world)
     assert code == 3
-    assert "Invalid length for parameter ExternalId" in line
+    assert "external_id is not 2 to 1224" in line
+    assert world.prompts() == 0 and world.sts.calls == []
 
 
 def test_a_bad_endpoint_url_is_a_configuration_error(world: World) -> None:
