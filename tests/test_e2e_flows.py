@@ -53,7 +53,7 @@ def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None
     heavy = {
         m
         for m in imported
-        if m.split(".")[0] in ("boto3", "botocore", "platformdirs")
+        if m.split(".")[0] in ("boto3", "botocore", "platformdirs", "argparse", "dataclasses")
         or m.startswith(("credproc.resolve", "credproc.prompt"))
     }
     assert heavy == set()
