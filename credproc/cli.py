@@ -157,7 +157,8 @@ def cmd_exec(args: Args) -> int:
     if not command:
         raise UsageError("exec needs a command", "credproc exec --profile P -- COMMAND ARGS...")
     _, creds = obtain(args.profile)
-    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")}
+    dropped = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", CHAIN_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(credential_env(creds))
     if os.name == "nt":
         import subprocess

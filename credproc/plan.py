@@ -12,8 +12,10 @@ from typing import NamedTuple
 
 from credproc.config import AwsConfig, Profile
 from credproc.errors import ConfigError
+from credproc.protocol import SERVE_SECONDS
 
 MAX_DEPTH = 8
+SHORTEST_CACHED = SERVE_SECONDS + 4 * 60  # shorter credentials would never be served cached
 CHAIN_ENV = "CREDPROC_CHAIN"  # profiles being resolved by credproc processes above this one
 ROLE_CHAINING_MAX = 3600  # AWS caps a role assumed with temporary credentials at one hour
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
@@ -125,8 +127,17 @@ def validate(profile: Profile) -> None:
             f"= {mfa} is not an MFA device",
             "use arn:aws:iam::123456789012:mfa/NAME or a hardware serial number",
         )
-    _int(profile, "duration_seconds", 900, 43200)
-    _int(profile, "credproc_session_duration", 900, 129600)
+    for key, high in (("duration_seconds", 43200), ("credproc_session_duration", 129600)):
+        seconds = _int(profile, key, 900, high)
+        if seconds is not None and seconds < SHORTEST_CACHED:
+            raise _bad(
+                profile,
+                key,
+                f"= {seconds} is too short to cache: credproc serves credentials only while "
+                f"more than {SERVE_SECONDS // 60} minutes are left, so every call would mint "
+                "new ones (and ask for a code)",
+                f"set {key} to {SHORTEST_CACHED} or more",
+            )
     name = profile.get("role_session_name")
     if name and not SESSION_NAME.fullmatch(name):
         raise _bad(
@@ -248,6 +259,18 @@ def _credential_source(profile: Profile) -> Source:
     return Source(kind, profile.name, False, identity(kind, profile.name))
 
 
+def _assumes_role(profile: Profile, *, top: bool) -> bool:
+    """Whether botocore would assume this profile's role_arn rather than use its credentials.
+
+    A web identity profile's role_arn belongs to its own source; a source profile's static
+    keys win over its role_arn (only the top profile's role beats keys, as in botocore).
+    """
+    if not profile.get("role_arn") or profile.get("web_identity_token_file"):
+        return False
+    has_keys = profile.get("aws_access_key_id") or profile.get("aws_secret_access_key")
+    return top or not has_keys
+
+
 def _walk(config: AwsConfig, name: str) -> tuple[list[Profile], list[Profile], Source]:
     """Follow source_profile from the named profile: (all profiles, role hops, source)."""
     chain: list[Profile] = []
@@ -259,7 +282,7 @@ def _walk(config: AwsConfig, name: str) -> tuple[list[Profile], list[Profile], S
             loop = " -> ".join([p.name for p in chain] + [profile.name])
             raise ConfigError(f"source_profile loop: {loop}", "break the loop in " + profile.origin)
         chain.append(profile)
-        if not profile.get("role_arn"):
+        if not _assumes_role(profile, top=len(chain) == 1):
             if len(chain) == 1 and not profile.get("mfa_serial"):
                 raise _bad(
                     profile,

@@ -11,7 +11,7 @@ from typing import Any
 from credproc import lock, log
 from credproc.cache import Store
 from credproc.config import AwsConfig
-from credproc.errors import NoPrompt
+from credproc.errors import AwsUnreachable, NoPrompt
 from credproc.plan import Plan, Step
 from credproc.protocol import GRACE_SECONDS, SERVE_SECONDS, Credentials, from_entry
 
@@ -43,10 +43,11 @@ class Resolver:
             try:
                 source = self._source() if index == 0 else self._step(index - 1, SOURCE_SECONDS)
                 fresh = self._mint(step, source)
-            except NoPrompt:
-                if old and old.seconds_left() > GRACE_SECONDS:
+            except (NoPrompt, AwsUnreachable) as exc:
+                # `login` promised new credentials: it reports the failure instead
+                if old and old.seconds_left() > GRACE_SECONDS and not self.renew:
                     log.warn(
-                        f"cannot ask for a new MFA code; serving cached credentials "
+                        f"{exc.what}; serving cached credentials "
                         f"with {old.seconds_left() / 60:.0f} min left"
                     )
                     return old

@@ -44,6 +44,7 @@ STS_CONFIG = botocore.config.Config(
     connect_timeout=STS_CONNECT_SECONDS,
     read_timeout=STS_READ_SECONDS,
 )
+SSO_LOGIN_ERRORS = ("UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError")
 THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown")
 
 
@@ -137,13 +138,20 @@ def _check_host_resolves(endpoint: str) -> None:
             return
     if url.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
         return  # the proxy looks the name up, which this machine may not be able to do
+    try:
+        port = url.port or 443
+    except ValueError:
+        raise ConfigError(
+            f"the STS endpoint {endpoint} has a bad port",
+            "fix endpoint_url / AWS_ENDPOINT_URL_STS",
+        ) from None
     outcome: list[BaseException | None] = []
 
     def look_up() -> None:
         try:
-            socket.getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             outcome.append(None)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:
             outcome.append(exc)
 
     worker = threading.Thread(target=look_up, daemon=True)
@@ -160,8 +168,6 @@ def _check_host_resolves(endpoint: str) -> None:
 
 def botocore_source(source: Source, profile: str) -> Credentials:
     """Credentials botocore knows how to get (SSO, credential_process, instance roles)."""
-    chain = [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
-    os.environ[CHAIN_ENV] = ",".join([*chain, profile])  # seen by a nested credproc
     if source.kind == "environment":
         # an explicit profile drops the environment from botocore's chain, so ask it directly
         provider: Any = botocore.credentials.EnvProvider()
@@ -169,26 +175,51 @@ def botocore_source(source: Source, profile: str) -> Credentials:
         session = botocore.session.Session(profile=source.profile)
         resolver = botocore.credentials.create_credential_resolver(session)
         provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
+    outer = os.environ.get(CHAIN_ENV)
+    # seen by a credproc that a source's credential_process runs, and by nothing else
+    os.environ[CHAIN_ENV] = ",".join([p for p in (outer or "").split(",") if p] + [profile])
     try:
         loaded = provider.load()
         frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
-    except botocore.exceptions.BotoCoreError as exc:
-        if source.kind == "sso":
-            raise AwsRefused(
-                f"the SSO login of profile {source.profile} is missing or expired",
-                f"run `aws sso login --profile {source.profile}`",
-            ) from None
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise ConfigError(
-            f"cannot get the credentials of profile {source.profile}: {reason}",
-            f"check profile {source.profile}",
-        ) from None
+    except Exception as exc:
+        raise _source_failed(exc, source) from None
+    finally:
+        if outer is None:
+            del os.environ[CHAIN_ENV]
+        else:
+            os.environ[CHAIN_ENV] = outer
     if frozen is None:
         raise ConfigError(
             f"profile {source.profile} gave no credentials ({source.kind})",
             f"check profile {source.profile}",
         )
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", 0)
+
+
+def _source_failed(exc: Exception, source: Source) -> Exception:
+    """What went wrong getting a source's credentials, as one of credproc's errors."""
+    name, fix = source.profile, f"check profile {source.profile}"
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return AwsUnreachable(
+            f"cannot reach the credential source of profile {name}: {_reason(exc)}",
+            "check the network",
+        )
+    if type(exc).__name__ in SSO_LOGIN_ERRORS:
+        return AwsRefused(
+            f"the SSO login of profile {name} is missing or expired",
+            f"run `aws sso login --profile {name}`",
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        return AwsRefused(
+            f"the credential source of profile {name} refused: "
+            f"{error.get('Code', 'Unknown')}: {_one_line(error.get('Message', ''))}",
+            fix,
+        )
+    if isinstance(exc, (botocore.exceptions.BotoCoreError, OSError, ValueError, RuntimeError)):
+        reason = _one_line(str(exc) or type(exc).__name__, 200)
+        return ConfigError(f"cannot get the credentials of profile {name}: {reason}", fix)
+    return exc  # not a failure of the source: a bug, reported as one
 
 
 def _invalid_code(exc: botocore.exceptions.ClientError) -> bool:

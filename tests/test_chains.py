@@ -257,3 +257,67 @@ def test_check_explains_the_chain_and_names_a_profile_sdks_take_over(world: Worl
     assert "step 1: GetSessionToken" in done.stdout and "step 3: AssumeRole" in done.stdout
     assert "profile app has role_arn, so every SDK assumes the role itself" in done.stdout
     assert CREDPROC not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command, words",
+    [
+        ("/nonexistent/helper", "cannot get the credentials of profile base"),
+        ("echo not-json", "cannot get the credentials of profile base"),
+        ("sh -c 'printf \"\\377\\376\" >&2; exit 1'", "cannot get the credentials of profile base"),
+    ],
+)
+def test_a_failing_source_process_is_one_line_not_a_crash(
+    world: World, command: str, words: str
+) -> None:
+    world.credentials_file.write_text("")
+    world.config(f"[profile base]\ncredential_process = {command}\n" + chain(1))
+    done = world.run("--profile", "hop1")
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+    assert world.prompts() == 0
+
+
+def test_unreachable_sso_portal_is_reported_as_unreachable(
+    world: World, sources: FakeSources
+) -> None:
+    sso_world(world, sources, 3600)
+    world.env["AWS_ENDPOINT_URL_SSO"] = "http://127.0.0.1:9"
+    done = world.run("--profile", "admin")
+    assert done.returncode == 7, done.stderr
+    assert "cannot reach the credential source of profile sso" in done.stderr
+
+
+def test_sts_failing_serves_cached_credentials_with_more_than_11_minutes(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"AssumeRole": 13 * 60}
+    first = world.serve()
+    world.sts.faults.server_errors = 100  # STS answers 500 to every attempt from now on
+    assert world.serve() == first
+    verbose = world.run("--profile", "prod-mfa", "-v")
+    assert f"STS at {world.sts.url} failed AssumeRole" in verbose.stderr
+    assert "serving cached credentials with 13 min left" in verbose.stderr
+
+
+def test_login_never_settles_for_old_credentials(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 13 * 60}
+    world.serve()
+    world.config(
+        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+    )
+    done = world.run("login", "--profile", "prod-mfa")
+    assert done.returncode == 4 and "no terminal to ask in" in done.stderr
+
+
+def test_web_identity_source(world: World) -> None:
+    token = world.root / "token"
+    token.write_text("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.")
+    world.config(
+        "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/Web\n"
+        f"web_identity_token_file = {token}\n"
+        "[profile admin]\nrole_arn = {role}\nsource_profile = wi\n" + MFA
+    )
+    world.serve("admin")
+    assert world.sts.actions() == ["AssumeRoleWithWebIdentity", "AssumeRole"]
+    assert world.sts.calls[1]["TokenCode"] and world.prompts() == 1

@@ -144,3 +144,44 @@ def test_credproc_and_its_mfa_program_never_dump_core_but_exec_keeps_the_users_l
         "exec", "--profile", "p", "--", PYTHON, "-c", show, preexec_fn=allow_core_dumps
     )
     assert done.stdout.strip() == str(1 << 20)
+
+
+def test_exec_children_can_run_credproc_for_the_same_profile(world: World) -> None:
+    world.config(
+        "[profile envrole]\nrole_arn = {role}\ncredential_source = Environment\n"
+        "[profile tool]\ncredential_process = {credproc} --profile envrole\n"
+    )
+    source_keys = {"AWS_ACCESS_KEY_ID": "AKIAQQQQENVSOURCE001", "AWS_SECRET_ACCESS_KEY": "s"}
+    nested = (
+        "import boto3; s = boto3.Session(profile_name='tool'); "
+        "print(s.get_credentials().get_frozen_credentials().access_key)"
+    )
+    # the child's own AWS_* variables would win over its profile; run it with the profile only
+    done = world.run(
+        "exec",
+        "--profile",
+        "envrole",
+        "--",
+        "env",
+        "-u",
+        "AWS_ACCESS_KEY_ID",
+        "-u",
+        "AWS_SECRET_ACCESS_KEY",
+        "-u",
+        "AWS_SESSION_TOKEN",
+        f"AWS_ACCESS_KEY_ID={source_keys['AWS_ACCESS_KEY_ID']}",
+        "AWS_SECRET_ACCESS_KEY=s",
+        PYTHON,
+        "-c",
+        nested,
+        env=source_keys,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("ASIA")
+
+
+def test_a_bad_endpoint_port_is_a_configuration_error(world: World) -> None:
+    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    done = world.run("--profile", "r", env={"AWS_ENDPOINT_URL_STS": "http://localhost:99999"})
+    assert done.returncode == 3 and "has a bad port" in done.stderr
+    assert done.stderr.count("\n") == 1

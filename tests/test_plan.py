@@ -286,3 +286,40 @@ def test_unknown_profile_names_both_files(files: tuple[Path, Path]) -> None:
     cfg, creds = files
     line = error(cfg, "", "nope")
     assert str(cfg) in line and str(creds) in line
+
+
+def test_a_source_profiles_own_keys_win_over_its_role_as_in_botocore(
+    files: tuple[Path, Path],
+) -> None:
+    cfg, creds = files
+    creds.write_text(f"[base]\n{KEYS}")
+    p = build(
+        cfg,
+        "[profile base]\nrole_arn = arn:aws:iam::123456789012:role/BaseRole\n"
+        "source_profile = base\n"
+        f"[profile p]\nrole_arn = {ROLE}\nsource_profile = base\nduration_seconds = 7200\n",
+    )
+    assert [(s.kind, s.role_arn, s.duration) for s in p.steps] == [("role", ROLE, 7200)]
+    assert p.source.kind == "static" and p.source.long_term
+
+
+def test_web_identity_profile_is_a_source_not_a_hop(files: tuple[Path, Path]) -> None:
+    cfg, _ = files
+    p = build(
+        cfg,
+        "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/Web\n"
+        "web_identity_token_file = /var/run/token\n"
+        f"[profile p]\nrole_arn = {ROLE}\nsource_profile = wi\nmfa_serial = {DEVICE}\n",
+    )
+    assert p.source.kind == "web-identity" and not p.source.long_term
+    assert [(s.kind, s.mfa_serial) for s in p.steps] == [("role", DEVICE)]
+
+
+@pytest.mark.parametrize("key", ["duration_seconds", "credproc_session_duration"])
+def test_durations_too_short_to_be_served_from_the_cache_are_refused(
+    files: tuple[Path, Path], key: str
+) -> None:
+    cfg, _ = files
+    line = error(cfg, f"[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n{key} = 900\n")
+    assert f"{key} = 900 is too short to cache" in line and f"set {key} to 1200 or more" in line
+    build(cfg, f"[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n{key} = 1200\n")
