@@ -43,6 +43,10 @@ class AwsRefused(CredprocError):
     exit_code = 6
 
 
+class SourceRejected(AwsRefused):
+    """AWS does not accept the credentials a call was signed with (revoked, expired)."""
+
+
 class AwsUnreachable(CredprocError):
     exit_code = 7
 

@@ -11,7 +11,7 @@ from typing import Any
 from credproc import lock, log
 from credproc.cache import Store
 from credproc.config import AwsConfig
-from credproc.errors import AwsUnreachable, NoPrompt
+from credproc.errors import AwsUnreachable, NoPrompt, SourceRejected
 from credproc.plan import Plan, Step
 from credproc.protocol import GRACE_SECONDS, SERVE_SECONDS, Credentials, from_entry
 
@@ -41,8 +41,7 @@ class Resolver:
                 )
                 return old
             try:
-                source = self._source() if index == 0 else self._step(index - 1, SOURCE_SECONDS)
-                fresh = self._mint(step, source)
+                fresh = self._mint_from_source(index)
             except (NoPrompt, AwsUnreachable) as exc:
                 # `login` promised new credentials: it reports the failure instead
                 if old and old.seconds_left() > GRACE_SECONDS and not self.renew:
@@ -54,6 +53,18 @@ class Resolver:
                 raise
             self.store.write(step.identity, self._record(step, fresh))
             return fresh
+
+    def _mint_from_source(self, index: int) -> Credentials:
+        step = self.plan.steps[index]
+        if index == 0:
+            return self._mint(step, self._source())
+        try:
+            return self._mint(step, self._step(index - 1, SOURCE_SECONDS))
+        except SourceRejected as exc:
+            # a cached session AWS no longer takes (revoked, keys deactivated): get a new one
+            log.warn(f"{exc.what}: dropping the cached {self.plan.steps[index - 1].kind}")
+            self.store.remove(self.plan.steps[index - 1].identity)
+            return self._mint(step, self._step(index - 1, SOURCE_SECONDS))
 
     def _record(self, step: Step, creds: Credentials) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ import botocore.parsers
 import botocore.session
 
 from credproc import log
-from credproc.errors import AwsRefused, AwsUnreachable, ConfigError
+from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, SourceRejected
 from credproc.plan import CHAIN_ENV, Source, Step
 from credproc.protocol import Credentials
 
@@ -223,9 +223,12 @@ def _source_failed(exc: Exception, source: Source) -> Exception:
 
 
 def _invalid_code(exc: botocore.exceptions.ClientError) -> bool:
+    """A wrong or stale code, worth asking again; not a wrong or unassigned device, which
+    AWS words otherwise and no other code would fix."""
     error = exc.response.get("Error", {})
-    return error.get("Code") == "AccessDenied" and "MultiFactorAuthentication" in error.get(
-        "Message", ""
+    return (
+        error.get("Code") == "AccessDenied"
+        and "invalid mfa one time pass code" in str(error.get("Message", "")).lower()
     )
 
 
@@ -273,12 +276,12 @@ def refused(
             "wait a minute and try again",
         )
     if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"):
-        return AwsRefused(
+        return SourceRejected(
             f"AWS does not accept the keys of profile {source.profile} ({code})",
             f"check the access keys of profile {source.profile}",
         )
     if code == "ExpiredToken":
-        return AwsRefused(
+        return SourceRejected(
             f"the credentials of profile {source.profile} have expired ({code})",
             f"renew the credentials of profile {source.profile}",
         )

@@ -30,6 +30,7 @@ class Faults:
         self.clock_offset = 0.0  # seconds added to the Date header of error replies
         self.deny = ""  # answer every call with this AccessDenied message
         self.lifetime: dict[str, int] = {}  # Action -> seconds the minted credentials last
+        self.revoked_sessions = 0  # refuse the next N calls signed with temporary credentials
 
 
 class StsFront:
@@ -88,7 +89,7 @@ class StsFront:
         handler.end_headers()
         handler.wfile.write(body)
 
-    def _verdict(self, call: dict[str, str]) -> tuple[int, str, str] | None:
+    def _verdict(self, call: dict[str, str], temporary: bool) -> tuple[int, str, str] | None:
         """An error to answer with instead of forwarding, or None."""
         faults = self.faults
         if faults.throttle > 0:
@@ -99,6 +100,13 @@ class StsFront:
             return 500, "InternalFailure", "An internal error occurred"
         if faults.deny:
             return 403, "AccessDenied", faults.deny
+        if faults.revoked_sessions > 0 and temporary:
+            faults.revoked_sessions -= 1
+            return (
+                403,
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            )
         code, serial = call.get("TokenCode"), call.get("SerialNumber", "")
         if code:
             used = self.accepted.get((serial, code))
@@ -115,7 +123,8 @@ class StsFront:
             self.calls.append(call)
             auth = handler.headers.get("Authorization", "")
             self.signers.append(auth.partition("Credential=")[2].partition("/")[0])
-            verdict = self._verdict(call)
+            temporary = bool(handler.headers.get("X-Amz-Security-Token"))
+            verdict = self._verdict(call, temporary)
             stall = self.faults.stall
         if stall:
             time.sleep(stall)

@@ -321,3 +321,16 @@ def test_web_identity_source(world: World) -> None:
     world.serve("admin")
     assert world.sts.actions() == ["AssumeRoleWithWebIdentity", "AssumeRole"]
     assert world.sts.calls[1]["TokenCode"] and world.prompts() == 1
+
+
+def test_a_revoked_mfa_session_is_dropped_and_obtained_again(world: World) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = {"AssumeRole": 15 * 60}  # renewed from the session every call
+    world.serve()
+    world.sts.calls.clear()
+    world.sts.faults.revoked_sessions = 1  # AWS no longer takes the cached MFA session
+    done = world.run("--profile", "prod-mfa", "-v")
+    assert done.returncode == 0, done.stderr
+    assert "dropping the cached session" in done.stderr
+    assert world.sts.actions() == ["AssumeRole", "GetSessionToken", "AssumeRole"]
+    assert world.prompts() == 2
