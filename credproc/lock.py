@@ -5,7 +5,9 @@ gives up can say whom it waited for.
 
 No deadlock: a process takes the locks of a plan from its target step toward its source,
 and a step's identity includes the identity of the step before it, so every process takes
-any two step locks in the same order. The used-codes lock is taken last and held alone.
+any two step locks in the same order. The prompt lock (one per user, held only around
+asking) and the used-codes lock are taken last, one at a time, and nothing is taken while
+either is held.
 """
 
 from __future__ import annotations

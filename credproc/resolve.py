@@ -110,4 +110,5 @@ class Resolver:
             self.plan.profile, step.mfa_serial, step.role_arn, self.plan.settings, self.timeout
         )
         used = UsedCodes(self.store, step.mfa_serial, self.who, self.timeout)
-        return sts.mint(client, step, self.plan.source, CodeSource(request, used.claim).next)
+        codes = CodeSource(request, used.claim, asking=used.asking)
+        return sts.mint(client, step, self.plan.source, codes.next)

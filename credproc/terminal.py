@@ -29,10 +29,23 @@ class Terminal(Protocol):
     def close(self) -> None: ...
 
 
-def timed_out(timeout: float) -> MfaUnavailable:
-    return MfaUnavailable(
-        f"no MFA code typed within {timeout:g} s", "run again, or raise CREDPROC_PROMPT_TIMEOUT"
-    )
+class PromptTimedOut(MfaUnavailable):
+    """`subject` gave no code in time; CodeSource words it again for its whole deadline."""
+
+    def __init__(self, subject: str, seconds: float, fix: str) -> None:
+        super().__init__(f"{subject} within {seconds:g} s", fix)
+        self.subject = subject
+
+    def within(self, seconds: float) -> PromptTimedOut:
+        return PromptTimedOut(self.subject, seconds, self.fix)
+
+
+def timed_out(
+    timeout: float,
+    subject: str = "no MFA code typed",
+    fix: str = "run again, or raise CREDPROC_PROMPT_TIMEOUT",
+) -> PromptTimedOut:
+    return PromptTimedOut(subject, timeout, fix)
 
 
 def cancelled(how: str) -> MfaCancelled:
@@ -48,7 +61,10 @@ class PosixTerminal:
     def write(self, text: str) -> None:
         data = text.encode(errors="replace")
         while data:
-            data = data[os.write(self.fd, data) :]
+            try:
+                data = data[os.write(self.fd, data) :]
+            except BlockingIOError:  # O_NONBLOCK and the output queue is full: let it drain
+                select.select([], [self.fd], [], 1.0)
 
     def discard_typeahead(self) -> None:
         """Keys typed before the prompt showed (a stray Enter) must not count as a try."""
@@ -67,7 +83,10 @@ class PosixTerminal:
                 if left <= 0 or not select.select([self.fd], [], [], left)[0]:
                     self.write("\n")
                     raise timed_out(timeout)
-                chunk = os.read(self.fd, LINE_LIMIT)
+                try:
+                    chunk = os.read(self.fd, LINE_LIMIT)
+                except BlockingIOError:  # another reader of this terminal took the line
+                    continue
                 if not chunk:  # Ctrl-D on an empty line
                     self.write("\n")
                     raise cancelled("with Ctrl-D")
@@ -185,7 +204,8 @@ class WindowsTerminal:
 
 
 def open_terminal() -> Terminal | None:
-    """The controlling terminal, or None when the process has none."""
+    """The controlling terminal, or None when the process has none or is not in its
+    foreground (a background job)."""
     if os.name == "nt":
         try:
             import msvcrt
@@ -196,6 +216,17 @@ def open_terminal() -> Terminal | None:
             return None
         return WindowsTerminal(msvcrt.kbhit, msvcrt.getwch, msvcrt.putwch)  # type: ignore[attr-defined]
     try:
-        return PosixTerminal(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        # O_NONBLOCK: when another process reads the line that woke us both, os.read must
+        # not wait for the next one past our deadline
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     except OSError:
         return None
+    try:
+        # from a background job (`cmd &`), reading or flushing the terminal stops the whole
+        # job with SIGTTIN/SIGTTOU: only the foreground may ask
+        if os.tcgetpgrp(fd) == os.getpgrp():
+            return PosixTerminal(fd)
+    except OSError:
+        pass
+    os.close(fd)
+    return None

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from credproc import lock
 from credproc.cache import Store
@@ -35,6 +36,11 @@ class UsedCodes:
     def _digest(self, code: str) -> str:
         message = f"{self.mfa_serial}\0{code}".encode()
         return hmac.new(self.hash_key, message, hashlib.sha256).hexdigest()
+
+    def asking(self, timeout: float) -> AbstractContextManager[None]:
+        """One prompt at a time for this user, whatever the entry: two prompts on one terminal
+        would race for the typed line. Held around asking alone, never with another lock."""
+        return lock.held(self.store.path(identity("prompt")) + ".lock", self.who, timeout)
 
     def claim(self, code: str) -> bool:
         """Mark `code` as sent; False if it was sent in the last 90 s (by any process)."""

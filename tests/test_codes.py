@@ -3,11 +3,13 @@ never sent again, remembered across processes as keyed hashes in the encrypted c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,13 @@ from credproc.cache import Store
 from credproc.entry import unseal
 from credproc.errors import MfaUnavailable
 from credproc.plan import Settings, identity
-from credproc.prompt import CodeRequest, CodeSource, normalize, seconds_to_next_code
+from credproc.prompt import (
+    TOTP_STEP,
+    CodeRequest,
+    CodeSource,
+    normalize,
+    seconds_to_next_code,
+)
 from credproc.used_codes import REMEMBER_SECONDS, UsedCodes
 from tests.conftest import CREDPROC, DEVICE, PYTHON, ROOT, World
 from tests.prompt_session import Session, direct_roles, token_codes
@@ -45,11 +53,11 @@ def test_the_next_code_is_awaited_until_one_second_into_the_next_step() -> None:
     assert seconds_to_next_code(step_start + 29.5) == 1.5
 
 
-def repeating_program(folder: Path, *answers: str) -> CodeRequest:
+def repeating_program(folder: Path, *answers: str, timeout: float = 60) -> CodeRequest:
     """A request whose credproc_mfa_process prints `answers`, then 100000 + its call count."""
     (folder / "answers").write_text("".join(a + "\n" for a in answers))
     settings = Settings(mfa_process=f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {folder}")
-    return CodeRequest("prod-mfa", DEVICE, "", settings, 5)
+    return CodeRequest("prod-mfa", DEVICE, "", settings, timeout)
 
 
 def test_a_program_repeating_a_used_code_is_run_again_one_second_into_the_next_step(
@@ -88,6 +96,129 @@ def test_three_used_codes_end_the_asking_without_a_last_useless_wait(
     with pytest.raises(MfaUnavailable, match="after 3 tries"):
         source.next()
     assert len(slept) == 2
+
+
+class SkippingClock:
+    """The wall clock, plus the seconds a stand-in sleep pretended to wait."""
+
+    def __init__(self, into_step: float) -> None:
+        self.skipped = into_step - time.time() % TOTP_STEP  # now is `into_step` s into a step
+
+    def __call__(self) -> float:
+        return time.time() + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += seconds
+
+
+def used_then_slow(folder: Path) -> Settings:
+    """A credproc_mfa_process that prints 123456 on its first run and hangs on later ones."""
+    program = folder / "mfa"
+    program.write_text(f"#!/bin/sh\n[ -e {folder}/ran ] && exec sleep 60\ntouch {folder}/ran\n"
+                       "echo 123456\n")  # fmt: skip
+    program.chmod(0o755)
+    return Settings(mfa_process=str(program))
+
+
+def test_all_tries_share_one_prompt_timeout_from_the_first_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """123456 was used lately; 9 s of a 10 s timeout go by waiting for the next code: the
+    program then gets the 1 s left, not a new 10 s, and the error names the 10 s."""
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    clock = SkippingClock(into_step=TOTP_STEP - 8)  # the next code shows in 9 s
+    request = CodeRequest("prod-mfa", DEVICE, "", used_then_slow(tmp_path), 10)
+    source = CodeSource(request, lambda code: code != "123456", sleep=clock.sleep, clock=clock)
+    started = time.monotonic()
+    with pytest.raises(MfaUnavailable) as raised:
+        source.next()
+    assert raised.value.what == "credproc_mfa_process gave no code within 10 s"
+    assert time.monotonic() - started < 6  # stopped after what was left: about 1 s
+    assert source.tries == 2
+
+
+def test_a_wait_for_the_next_code_past_the_prompt_timeout_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    slept: list[float] = []
+    source = CodeSource(
+        repeating_program(tmp_path, "123456", timeout=20),
+        lambda code: code != "123456",
+        sleep=slept.append,
+        clock=lambda: 1_700_000_020.0,  # the next code shows in 21 s
+    )
+    with pytest.raises(MfaUnavailable) as raised:
+        source.next()
+    assert raised.value.line() == (
+        "credproc: no MFA code within 20 s (run again, or raise CREDPROC_PROMPT_TIMEOUT)"
+    )
+    assert slept == [] and source.tries == 1
+
+
+def test_a_code_asked_again_after_sts_refused_one_gets_only_what_is_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sts.mint asks again after a rejection: that ask belongs to the same prompt timeout."""
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    clock = Clock()
+    source = CodeSource(
+        repeating_program(tmp_path, timeout=5), lambda code: True, sleep=lambda s: None, clock=clock
+    )
+    assert source.next() == "100000"
+    clock.now += 4  # of 5 s
+    assert source.next("AWS did not accept that code") == "100001"
+    clock.now += 1
+    with pytest.raises(MfaUnavailable, match="no MFA code within 5 s"):
+        source.next("AWS did not accept that code")
+    assert (tmp_path / "calls").read_text().count("\n") == 2  # not run a third time
+
+
+def test_the_prompt_lock_is_held_around_each_ask_alone_and_bounded_by_the_time_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREDPROC_PROMPT", "process")
+    events: list[object] = []
+    clock = Clock()
+
+    @contextlib.contextmanager
+    def asking(seconds: float) -> Iterator[None]:
+        events.append(("asking", seconds))
+        yield
+        events.append("asked")
+
+    def claim(code: str) -> bool:
+        events.append(("claim", code))
+        clock.now += 2
+        return code != "123456"
+
+    source = CodeSource(
+        repeating_program(tmp_path, "123456", timeout=60),
+        claim,
+        asking=asking,
+        sleep=lambda seconds: setattr(clock, "now", clock.now + seconds),
+        clock=clock,
+    )
+    assert source.next() == "100001"
+    waited = seconds_to_next_code(1_700_000_002.0)  # the claim took 2 s
+    assert events == [
+        ("asking", 60.0), "asked", ("claim", "123456"),  # released before the claim
+        ("asking", 60.0 - 2 - waited), "asked", ("claim", "100001"),
+    ]  # fmt: skip
+
+
+def test_only_one_process_of_a_user_asks_at_a_time_whatever_the_device(tmp_path: Path) -> None:
+    clock = Clock()
+    store = Store(str(tmp_path), b"k" * 32)
+    alice = UsedCodes(store, DEVICE, "pid 1, profile role-a", 5, clock=clock)
+    bob = UsedCodes(store, DEVICE.replace("alice", "bob"), "pid 2, profile role-b", 5, clock=clock)
+    with alice.asking(1):
+        waiting = pytest.raises(MfaUnavailable, match=r"another credproc \(pid 1, profile role-a\)")
+        with waiting, bob.asking(0.2):
+            pass
+        assert alice.claim("123456")  # its own used-codes lock is another lock
+    with bob.asking(0.2):
+        pass
 
 
 class Clock:

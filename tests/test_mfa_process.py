@@ -109,6 +109,21 @@ def test_a_missing_program_is_a_configuration_error(world: World) -> None:
     assert "/nonexistent/ykman not found" in done.stderr
 
 
+def test_a_script_without_a_shebang_line_is_a_configuration_error(world: World) -> None:
+    script = world.root / "aws-code"
+    script.write_text("echo 123456\n")  # runs in a shell, but exec() refuses it: ENOEXEC
+    script.chmod(0o755)
+    world.config(
+        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+        f"credproc_mfa_process = {script}\n"
+    )
+    done = world.run("--profile", "prod-mfa")
+    assert done.returncode == 3 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert f"credproc_mfa_process: cannot run {script}: Exec format error" in line
+    assert "#!" in line and world.sts.calls == []
+
+
 def test_the_program_gets_no_aws_secrets(world: World) -> None:
     world.config(
         "[profile prod-mfa]\nrole_arn = {role}\ncredential_source = Environment\n"
@@ -128,3 +143,21 @@ def test_a_code_sts_rejects_is_asked_for_again(world: World) -> None:
     world.serve()
     assert token_codes(world) == ["000000", "100001"]
     assert world.prompts() == 2
+
+
+UNKNOWN_DEVICE = (
+    "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA "
+    "serial number is valid and associated with this user."
+)
+
+
+def test_a_device_aws_does_not_know_is_reported_once_not_asked_again(world: World) -> None:
+    """Only AWS's "invalid MFA one time pass code" means another code may pass; a wrong or
+    unassigned mfa_serial is AWS's refusal, with AWS's words."""
+    world.standard_config()
+    world.sts.faults.deny = UNKNOWN_DEVICE
+    done = world.run("--profile", "prod-mfa")
+    assert done.returncode == 6 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert UNKNOWN_DEVICE in line
+    assert world.prompts() == 1 and world.sts.actions() == ["GetSessionToken"]

@@ -16,6 +16,7 @@ from credproc.errors import CredprocError, MfaCancelled, MfaUnavailable, NoPromp
 from credproc.plan import Settings
 from credproc.prompt import CodeRequest
 from credproc.prompt.pinentry import LINE_LIMIT, converse, escape, unescape
+from credproc.terminal import PromptTimedOut
 from tests.conftest import DEVICE, PYTHON, ROLE, ROOT, World
 from tests.prompt_session import Session, count, token_codes
 
@@ -135,7 +136,7 @@ def test_long_texts_are_cut_to_the_assuan_line_limit(tmp_path: Path) -> None:
     ("mode", "error", "words"),
     [
         ("cancel", MfaCancelled, "cancelled in pinentry-cancel"),
-        ("timeout", MfaUnavailable, "no MFA code typed within 5 s"),
+        ("timeout", PromptTimedOut, "no MFA code typed within 5 s"),
         ("noscreen", NoPrompt, "could not ask (Inappropriate ioctl for device <Pinentry>)"),
         ("die", MfaUnavailable, "ended without answering"),
         ("garbage", MfaUnavailable, "is not the Assuan protocol"),

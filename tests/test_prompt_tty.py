@@ -3,13 +3,15 @@ Windows console path with its console functions stood in for."""
 
 from __future__ import annotations
 
+import re
 import time
 
+import pexpect
 import pytest
 
 from credproc.errors import MfaCancelled, MfaUnavailable
 from credproc.terminal import WindowsTerminal
-from tests.conftest import DEVICE, PYTHON, World
+from tests.conftest import CREDPROC, DEVICE, PYTHON, World
 from tests.prompt_session import Session, count, direct_roles, token_codes
 
 PROMPT = f"MFA code for profile prod-mfa ({DEVICE}): "
@@ -158,6 +160,124 @@ def test_forced_tty_without_a_terminal_fails_fast_naming_login(world: World) -> 
     assert "credproc login --profile prod-mfa" in done.stderr
     assert "credproc_mfa_process" in done.stderr
     assert world.sts.calls == []
+
+
+def pair(world: World) -> list[str]:
+    """A shell in the terminal's foreground starting credproc for role-a and role-b at once,
+    each with its own output files; it prints "a=EXIT b=EXIT" when both have ended."""
+    run = " ".join(
+        f"{CREDPROC} --profile role-{name} >{world.root / ('out-' + name)} "
+        f"2>{world.root / ('err-' + name)} & {name.upper()}=$!;"
+        for name in ("a", "b")
+    )
+    return ["sh", "-c", run + ' wait $A; a=$?; wait $B; echo "a=$a b=$?"']
+
+
+def first_prompt(session: Session) -> str:
+    """Wait for the first prompt; the other process must not be asking at the same time."""
+    session.child.expect(f"MFA code for profile role-([ab]) {re.escape(f'({DEVICE}):')} ")
+    first: str = session.child.match.group(1)
+    other = "b" if first == "a" else "a"
+    with pytest.raises(pexpect.TIMEOUT):  # while the person answers, one prompt only
+        session.expect(f"MFA code for profile role-{other}", timeout=1)
+    return other
+
+
+def test_two_processes_on_one_terminal_ask_one_after_the_other(world: World) -> None:
+    """Two roles of one device, each assumed with its own code: their prompts never share
+    the terminal, and the code the phone still shows is not sent twice."""
+    direct_roles(world)
+    session = Session(world, command=pair(world))
+    other = first_prompt(session)
+    session.type("123456\r")
+    session.expect(f"MFA code for profile role-{other} ({DEVICE}): ")
+    session.type("123456\r")  # what the phone still shows
+    session.expect("credproc: code already used, waiting for the next one")
+    session.expect(f"MFA code for profile role-{other} ({DEVICE}): ")
+    session.type("234567\r")
+    assert session.finish() == 0
+    assert session.stdout() == "a=0 b=0\n", session.screen
+    assert sorted(token_codes(world)) == ["123456", "234567"]  # each reached STS once
+    assert world.sts.actions() == ["AssumeRole", "AssumeRole"]
+    assert count(session.screen, "MFA code for profile") == 3
+    for name in ("a", "b"):
+        assert (world.root / f"err-{name}").read_text() == ""
+    assert session.left_terminal_sane()
+
+
+def test_two_processes_on_one_terminal_end_within_their_prompt_timeout(world: World) -> None:
+    """The person answers one prompt and walks away: the other process, which waited for
+    the first, still gives up at its own prompt timeout, counted from its start."""
+    direct_roles(world)
+    session = Session(world, command=pair(world), env={"CREDPROC_PROMPT_TIMEOUT": "4"})
+    started = time.monotonic()
+    other = first_prompt(session)
+    session.type("123456\r")
+    session.expect(f"MFA code for profile role-{other} ({DEVICE}): ")
+    assert session.finish(timeout=20) == 0
+    assert time.monotonic() - started < 4 + 4  # 4 s, and starting two Pythons on a slow box
+    codes = {"a": 0, "b": 0, other: 4}
+    assert session.stdout() == f"a={codes['a']} b={codes['b']}\n"
+    assert "no MFA code typed within 4 s" in (world.root / f"err-{other}").read_text()
+    assert token_codes(world) == ["123456"]
+
+
+# Two processes wait for a line on one terminal: both wake when it comes, one reads it. The
+# other's select() said "readable" all the same; this script plays both, deterministically.
+RACE = """
+import os, select, threading
+from credproc.errors import MfaUnavailable
+from credproc.terminal import open_terminal
+
+real_select, other = select.select, os.open("/dev/tty", os.O_RDONLY)
+def select_then_lose_the_line(*args):
+    ready = real_select(*args)
+    if ready[0]:
+        os.read(other, 256)  # the other process takes the line
+    return ready
+select.select = select_then_lose_the_line
+got = ["still blocked in read()"]
+def read():
+    try:
+        got[0] = open_terminal().read_line(2)
+    except MfaUnavailable as exc:
+        got[0] = exc.what
+reader = threading.Thread(target=read, daemon=True)
+reader.start()
+open_terminal().write("READY\\n")
+reader.join(6)
+print(got[0], flush=True)
+os._exit(0)
+"""
+
+
+def test_a_line_another_process_read_first_leaves_a_wait_that_still_ends(world: World) -> None:
+    """select() woke for a line that another reader of the terminal took: credproc must go
+    on waiting until its deadline, not block in read() until some later line."""
+    session = Session(world, command=[PYTHON, "-c", RACE])
+    session.expect("READY")
+    session.type("123456\r")
+    assert session.finish(timeout=20) == 0
+    assert session.stdout() == "no MFA code typed within 2 s\n"
+
+
+def test_a_background_job_does_not_stop_and_fails_fast_without_a_prompt(world: World) -> None:
+    """`aws ... &` in a shell: /dev/tty opens, but reading or flushing it would stop the job
+    with SIGTTIN/SIGTTOU; a process outside the terminal's foreground must not ask there."""
+    tty_config(world)
+    background = (
+        "import os, sys; os.setpgid(0, 0);"  # its own process group: not the foreground one
+        f"os.execv({CREDPROC!r}, [{CREDPROC!r}, '--profile', 'prod-mfa'])"
+    )
+    started = time.monotonic()
+    session = Session(world, command=[PYTHON, "-c", background])
+    assert session.finish(timeout=15) == 4
+    assert time.monotonic() - started < 5
+    [line] = session.stderr().splitlines()
+    assert "credproc login --profile prod-mfa" in line and "credproc_mfa_process" in line
+    assert count(session.screen, "MFA code for profile") == 0
+    assert session.stdout() == "" and world.sts.calls == []
+    assert session.left_terminal_sane()
 
 
 class Console:

@@ -7,18 +7,20 @@ program does, a person waits for the next one by themselves).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import NamedTuple
 
 from credproc import log
 from credproc.errors import ConfigError, MfaUnavailable, NoPrompt
 from credproc.plan import Settings
-from credproc.terminal import open_terminal
+from credproc.terminal import PromptTimedOut, open_terminal, timed_out
 
 TRIES = 3
 TOTP_STEP = 30  # seconds a TOTP code is shown for (RFC 6238's default, used by every MFA app)
@@ -137,23 +139,49 @@ def seconds_to_next_code(now: float) -> float:
     return TOTP_STEP - now % TOTP_STEP + 1
 
 
+def not_asking(seconds: float) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 class CodeSource:
     """Codes for one device, re-asked on a typo, a code used lately, or a rejection by STS;
-    at most TRIES answers in all. A cancel ends the asking at once."""
+    at most TRIES answers in all, all within one prompt timeout from the first ask (so that
+    processes waiting for this one's lock wait long enough). A cancel ends the asking at once.
+    """
 
     def __init__(
         self,
         request: CodeRequest,
         claim: Callable[[str], bool],
         *,
+        asking: Callable[[float], AbstractContextManager[None]] = not_asking,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.request = request
         self.claim = claim  # marks a code as sent; False when it was sent lately
+        # held around each ask, waiting at most the given seconds: one prompt at a time
+        self.asking = asking
         self.sleep, self.clock = sleep, clock
         self.tries = 0
+        self.deadline: float | None = None
         self.name = choose(request.settings)
+
+    def _left(self) -> float:
+        """Seconds left of the prompt timeout; the timeout error when none are."""
+        if self.deadline is None:
+            self.deadline = self.clock() + self.request.timeout
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise timed_out(self.request.timeout, "no MFA code")
+        return left
+
+    def _ask(self, ask: Ask, problem: str) -> str:
+        try:
+            with self.asking(self._left()):  # a wait for another's prompt counts, too
+                return ask(self.request._replace(timeout=self._left()), problem)
+        except PromptTimedOut as exc:  # it had what was left; say what the user set
+            raise exc.within(self.request.timeout) from None
 
     def next(self, problem: str = "") -> str:
         if self.name == "none":
@@ -162,7 +190,7 @@ class CodeSource:
         ask: Ask = module.ask
         while self.tries < TRIES:
             self.tries += 1
-            code = normalize(ask(self.request, problem))
+            code = normalize(self._ask(ask, problem))
             if code is None:
                 problem = NOT_A_CODE
                 continue
@@ -170,8 +198,11 @@ class CodeSource:
                 problem = ALREADY_USED
                 # a program prints the same code until the next step: wait for it, and say so
                 if module.REPEATS_CODES and self.tries < TRIES:
+                    wait = seconds_to_next_code(self.clock())
+                    if wait >= self._left():  # the next code comes too late: fail now
+                        raise timed_out(self.request.timeout, "no MFA code")
                     notice(problem)
-                    self.sleep(seconds_to_next_code(self.clock()))
+                    self.sleep(wait)
                     problem = ""
                 continue
             return code

@@ -222,7 +222,7 @@ def converse(program: str, request: CodeRequest, problem: str, on_terminal: bool
     try:
         seconds = min(SETUP_SECONDS, request.timeout)
         deadline = time.monotonic() + seconds
-        silent = pinentry.unavailable(f"did not answer within {seconds:g} s")
+        silent = pinentry.unavailable(f"did not answer within {seconds:.2g} s")
         if not pinentry.read(deadline, silent).startswith(b"OK"):
             raise pinentry.garbage()
         pinentry.idle = True

@@ -8,7 +8,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from credproc.errors import ConfigError, MfaUnavailable
-from credproc.terminal import cancelled, open_terminal
+from credproc.terminal import cancelled, open_terminal, timed_out
 
 if TYPE_CHECKING:
     from credproc.prompt import CodeRequest
@@ -70,10 +70,14 @@ def _run(argv: list[str], stderr: int, timeout: float) -> subprocess.CompletedPr
         raise ConfigError(
             f"credproc_mfa_process: {argv[0]} is not executable", "chmod +x it"
         ) from None
+    except OSError as exc:  # e.g. ENOEXEC: a script without a #! line
+        raise ConfigError(
+            f"credproc_mfa_process: cannot run {argv[0]}: {exc.strerror}",
+            "give a script a #! line, or fix the command",
+        ) from None
     except subprocess.TimeoutExpired:
-        raise MfaUnavailable(
-            f"credproc_mfa_process gave no code within {timeout:g} s",
-            FIX + ", or raise CREDPROC_PROMPT_TIMEOUT",
+        raise timed_out(
+            timeout, "credproc_mfa_process gave no code", FIX + ", or raise CREDPROC_PROMPT_TIMEOUT"
         ) from None
     except KeyboardInterrupt:  # run() has killed the program already
         raise cancelled("with Ctrl-C") from None
@@ -93,6 +97,8 @@ def ask(request: CodeRequest, problem: str) -> str:
                 f"profile {request.profile} ({request.mfa_serial}); touch your key if it blinks\n"
             )
         fd = getattr(terminal, "fd", None)  # the program's own prompts go to the person
+        if fd is not None:
+            os.set_blocking(fd, True)  # our open of the terminal: a program expects blocking
         done = _run(argv, subprocess.PIPE if fd is None else fd, request.timeout)
     finally:
         if terminal is not None:

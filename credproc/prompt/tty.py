@@ -17,7 +17,10 @@ def ask(request: CodeRequest, problem: str) -> str:
 
     terminal = open_terminal()
     if terminal is None:
-        raise no_prompt(request.profile, "credproc_prompt = tty but there is no terminal")
+        raise no_prompt(
+            request.profile,
+            "credproc_prompt = tty but there is no terminal, or credproc runs in the background",
+        )
     try:
         terminal.discard_typeahead()
         if problem:
