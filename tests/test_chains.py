@@ -197,14 +197,20 @@ def test_role_credentials_are_renewed_from_the_mfa_session_without_a_code(world:
     assert world.prompts() == 1
 
 
-def test_no_prompt_possible_serves_credentials_with_more_than_11_minutes(world: World) -> None:
+def cached_then_no_way_to_ask(world: World, role_minutes: int) -> dict[str, object]:
+    """Role credentials cached with `role_minutes` left, an MFA session about to end, and
+    the same profile without credproc_mfa_process: renewing needs a code nobody can give."""
     world.standard_config()
-    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 13 * 60}
+    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": role_minutes * 60}
     first = world.serve()
     world.config(
-        chain(0) + "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\n"
-        "mfa_serial = {device}\n"
-    )  # same entry, but now no way to ask
+        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+    )
+    return first
+
+
+def test_no_prompt_possible_serves_credentials_with_more_than_11_minutes(world: World) -> None:
+    first = cached_then_no_way_to_ask(world, 13)
     quiet = world.serve()
     assert quiet == first
     verbose = world.run("--profile", "prod-mfa", "-v")
@@ -213,12 +219,7 @@ def test_no_prompt_possible_serves_credentials_with_more_than_11_minutes(world: 
 
 
 def test_no_prompt_possible_and_under_11_minutes_names_login(world: World) -> None:
-    world.standard_config()
-    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 10 * 60}
-    world.serve()
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-    )
+    cached_then_no_way_to_ask(world, 10)
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 4 and "credproc login --profile prod-mfa" in done.stderr
 
@@ -300,12 +301,7 @@ def test_sts_failing_serves_cached_credentials_with_more_than_11_minutes(world: 
 
 
 def test_login_never_settles_for_old_credentials(world: World) -> None:
-    world.standard_config()
-    world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": 13 * 60}
-    world.serve()
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-    )
+    cached_then_no_way_to_ask(world, 13)
     done = world.run("login", "--profile", "prod-mfa")
     assert done.returncode == 4 and "no terminal to ask in" in done.stderr
 
