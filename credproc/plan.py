@@ -308,15 +308,7 @@ def _walk(config: AwsConfig, name: str) -> tuple[list[Profile], list[Profile], S
                 "add source_profile = PROFILE_WITH_KEYS",
             )
         if parent == profile.name and profile.get("aws_access_key_id"):
-            return (
-                chain,
-                hops,
-                _profile_source(
-                    profile._replace(
-                        values={k: v for k, v in profile.values.items() if k != "role_arn"}
-                    )
-                ),
-            )
+            return chain, hops, _profile_source(profile)  # its own keys
         if parent not in config.profiles:
             raise _bad(
                 profile,
