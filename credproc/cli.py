@@ -16,12 +16,12 @@ from credproc import log
 from credproc.cache import Store
 from credproc.config import load
 from credproc.errors import ConfigError, CredprocError, MfaCancelled, UsageError
-from credproc.plan import CHAIN_ENV, Plan, build
+from credproc.plan import CHAIN_ENV, Plan, build, resolving
 from credproc.protocol import SERVE_SECONDS, Credentials, from_entry, process_output, utc_iso
 
 
 def _chain_guard(profile: str) -> None:
-    chain = [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
+    chain = resolving()
     if profile in chain:
         loop = " -> ".join([*chain, profile])
         raise ConfigError(

@@ -85,6 +85,11 @@ class Plan(NamedTuple):
         return self.steps[-1]
 
 
+def resolving() -> list[str]:
+    """The profiles that credproc processes above this one are resolving (CREDPROC_CHAIN)."""
+    return [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
+
+
 def identity(*parts: str) -> str:
     return hashlib.sha256("\0".join(("credproc-entry-1", *parts)).encode()).hexdigest()[:32]
 

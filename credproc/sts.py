@@ -22,7 +22,7 @@ import botocore.session
 
 from credproc import log
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, SourceRejected
-from credproc.plan import CHAIN_ENV, Source, Step
+from credproc.plan import CHAIN_ENV, Source, Step, resolving
 from credproc.protocol import Credentials
 
 CLOCK_SKEW_SECONDS = 300
@@ -177,7 +177,7 @@ def botocore_source(source: Source, profile: str) -> Credentials:
         provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
     outer = os.environ.get(CHAIN_ENV)
     # seen by a credproc that a source's credential_process runs, and by nothing else
-    os.environ[CHAIN_ENV] = ",".join([p for p in (outer or "").split(",") if p] + [profile])
+    os.environ[CHAIN_ENV] = ",".join([*resolving(), profile])
     try:
         loaded = provider.load()
         frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
