@@ -11,11 +11,10 @@ import contextlib
 import errno
 import os
 import stat
-import sys
 import time
-from typing import Any
 
 from credproc import entry, log, paths
+from credproc.entry import CacheEntry, Credentials
 from credproc.errors import StoreError
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -23,6 +22,7 @@ NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO in place of a file must not ha
 POSIX = hasattr(os, "getuid")
 MAX_ENTRY_BYTES = 1 << 16
 TEMP_SUFFIX = ".tmp"
+STALE_TEMP_SECONDS = 60  # a write takes milliseconds: an older temp file lost its writer
 
 
 def _refuse(path: str, problem: str, fix: str) -> StoreError:
@@ -178,11 +178,9 @@ def load_key(path: str) -> bytes:
             os.close(fd)
         if len(key) == entry.KEY_BYTES:
             return key
-        # shown without -v too: it empties the cache, and may be a sign of tampering
-        print(
-            f"credproc: warning: key {path} has {len(key)} bytes, not {entry.KEY_BYTES}: "
-            "made a new key, every cached entry is now a miss",
-            file=sys.stderr,
+        log.alert(
+            f"key {path} has {len(key)} bytes, not {entry.KEY_BYTES}: "
+            "made a new key, every cached entry is now a miss"
         )
         _new_key(path, replace=True)
     raise StoreError(f"cannot create key {path}", "check the folder's permissions")
@@ -203,8 +201,8 @@ class Store:
     def path(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
-    def read(self, name: str) -> dict[str, Any] | None:
-        """The entry's payload, or None for a miss (absent, damaged, foreign)."""
+    def read(self, name: str) -> CacheEntry | None:
+        """The entry, or None for a miss (absent, damaged, foreign)."""
         try:
             fd = open_private(self.path(name), secret=False)
             if fd is None:
@@ -222,10 +220,16 @@ class Store:
             log.warn(f"cache entry {name} {exc}: treated as a miss")
             return None
 
-    def write(self, name: str, payload: dict[str, Any]) -> bool:
+    def credentials(self, name: str, kind: str) -> Credentials | None:
+        """The credentials of entry `name` if it is a `kind` entry, else None."""
+        found = self.read(name)
+        return found.credentials if found is not None and found.kind == kind else None
+
+    def write(self, name: str, record: CacheEntry) -> bool:
         """Seal and store; a failure (disk full, read-only) is a warning, not an error."""
+        self.sweep(older_than=STALE_TEMP_SECONDS)
         try:
-            write_private(self.path(name), entry.seal(self.key, name, payload))
+            write_private(self.path(name), entry.seal(self.key, name, record))
             return True
         except OSError as exc:
             log.warn(f"could not write cache entry {name} ({exc.strerror}): not cached")
@@ -246,12 +250,12 @@ class Store:
         """Entry names; locks and temp files aside."""
         return sorted(n for n in os.listdir(self.folder) if "." not in n and not n.startswith("."))
 
-    def sweep(self, older_than: float = 3600) -> None:
-        """Remove temp files that a killed writer left behind."""
+    def sweep(self, older_than: float) -> None:
+        """Remove temp files that a killed writer left behind; a read-only folder keeps them."""
         now = time.time()
         for name in os.listdir(self.folder):
             if not name.endswith(TEMP_SUFFIX):
                 continue
-            with contextlib.suppress(FileNotFoundError):  # another process got there first
+            with contextlib.suppress(OSError):  # gone already, or a folder we cannot write
                 if now - os.lstat(self.path(name)).st_mtime > older_than:
                     os.unlink(self.path(name))

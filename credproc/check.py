@@ -5,9 +5,10 @@ from __future__ import annotations
 import shlex
 
 from credproc.config import AwsConfig
+from credproc.entry import SESSION
 from credproc.errors import ConfigError
 from credproc.plan import Plan, build
-from credproc.prompt import choose, pinentry_program
+from credproc.prompt import NONE, choose, pinentry
 
 
 def _describe(plan: Plan) -> list[str]:
@@ -15,7 +16,7 @@ def _describe(plan: Plan) -> list[str]:
     kind = "long-term keys" if source.long_term else "temporary credentials"
     lines = [f"source: profile {source.profile}, {source.kind} ({kind})"]
     for number, step in enumerate(plan.steps, 1):
-        call = "GetSessionToken" if step.kind == "session" else f"AssumeRole {step.role_arn}"
+        call = "GetSessionToken" if step.kind == SESSION else f"AssumeRole {step.role_arn}"
         mfa = f", MFA code for {step.mfa_serial}" if step.mfa_serial else ""
         where = step.endpoint_url or f"STS in {step.region}"
         lines.append(
@@ -49,7 +50,7 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
     try:
         plan = build(config, name)
     except ConfigError as exc:
-        problems.insert(0, exc.line().removeprefix("credproc: "))
+        problems.insert(0, exc.message())
         plan = None
     if plan is not None:
         lines += ["  " + line for line in _describe(plan)]
@@ -57,14 +58,14 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
             try:
                 method = choose(plan.settings)
             except ConfigError as exc:
-                problems.append(exc.line().removeprefix("credproc: "))
+                problems.append(exc.message())
                 method = ""
-            if method == "none":
+            if method == NONE:
                 problems.append(
                     "no way to ask for the MFA code here (no terminal, no "
                     "credproc_mfa_process, no graphical pinentry)"
                 )
-            elif method == "pinentry" and not pinentry_program(plan.settings):
+            elif method == "pinentry" and not pinentry.program(plan.settings):
                 problems.append("credproc_prompt = pinentry but no pinentry program was found")
             elif method:
                 lines.append(f"  MFA code asked via: {method}")

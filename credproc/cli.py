@@ -15,35 +15,14 @@ from typing import Any
 from credproc import log
 from credproc.cache import Store
 from credproc.config import load
-from credproc.errors import ConfigError, CredprocError, MfaCancelled, UsageError
-from credproc.plan import CHAIN_ENV, Plan, build, resolving
-from credproc.protocol import SERVE_SECONDS, Credentials, from_entry, process_output, utc_iso
+from credproc.entry import SESSION, Credentials
+from credproc.errors import CredprocError, MfaCancelled, UsageError
+from credproc.obtain import obtain
+from credproc.plan import CHAIN_ENV, build
+from credproc.protocol import process_output, utc_iso
 
-
-def _chain_guard(profile: str) -> None:
-    chain = resolving()
-    if profile in chain:
-        loop = " -> ".join([*chain, profile])
-        raise ConfigError(
-            f"credproc calls itself in a loop: {loop}",
-            "a source profile's credential_process must not lead back to this profile",
-        )
-
-
-def obtain(profile: str, *, renew: bool = False) -> tuple[Plan, Credentials]:
-    """Credentials for `profile`: from the cache when fresh, else minted (and cached)."""
-    _chain_guard(profile)
-    config = load()
-    plan = build(config, profile)
-    store = Store.open()
-    if not renew:
-        hit = from_entry(store.read(plan.target.identity), plan.target.kind)
-        if hit and hit.seconds_left() > SERVE_SECONDS:
-            log.debug(f"cache hit for {profile}, {hit.seconds_left() / 60:.0f} min left")
-            return plan, hit
-    from credproc.resolve import Resolver  # only when the cache cannot answer
-
-    return plan, Resolver(plan, config, store, renew=renew).credentials()
+# the soft core file limit credproc was started with, for the command `exec` runs
+user_core_limit: int | None = None
 
 
 def _minutes(seconds: float) -> str:
@@ -52,7 +31,7 @@ def _minutes(seconds: float) -> str:
 
 
 def cmd_serve(args: Args) -> int:
-    _, creds = obtain(args.profile)
+    creds = obtain(args.profile).credentials
     sys.stdout.write(process_output(creds) + "\n")
     sys.stdout.flush()
     return 0
@@ -64,8 +43,8 @@ def cmd_login(args: Args) -> int:
         f"{args.profile}: credentials valid until {utc_iso(creds.expiration)} "
         f"({_minutes(creds.seconds_left())} from now)"
     )
-    if plan.steps[0].kind == "session" and len(plan.steps) > 1:
-        session = from_entry(Store.open().read(plan.steps[0].identity), "session")
+    if plan.steps[0].kind == SESSION and len(plan.steps) > 1:
+        session = Store.open().credentials(plan.steps[0].identity, SESSION)
         if session:
             print(
                 f"{args.profile}: MFA session valid until {utc_iso(session.expiration)}; "
@@ -77,17 +56,16 @@ def cmd_login(args: Args) -> int:
 def _entries(store: Store) -> list[dict[str, Any]]:
     rows = []
     for name in store.names():
-        payload = store.read(name)
-        creds = from_entry(payload, str((payload or {}).get("kind")))
-        if payload and creds:
+        found = store.read(name)
+        if found is not None and found.credentials is not None:
             rows.append(
                 {
-                    "profile": payload.get("profile", ""),
-                    "kind": payload["kind"],
-                    "role": payload.get("role_arn", ""),
-                    "mfa_serial": payload.get("mfa_serial", ""),
-                    "expires": utc_iso(creds.expiration),
-                    "expires_in_seconds": int(creds.seconds_left()),
+                    "profile": found.profile,
+                    "kind": found.kind,
+                    "role": found.role_arn,
+                    "mfa_serial": found.mfa_serial,
+                    "expires": utc_iso(found.credentials.expiration),
+                    "expires_in_seconds": int(found.credentials.seconds_left()),
                 }
             )
     return rows
@@ -143,7 +121,7 @@ ENV_FORMATS = {
 
 
 def cmd_env(args: Args) -> int:
-    _, creds = obtain(args.profile)
+    creds = obtain(args.profile).credentials
     values = credential_env(creds)
     if args.format == "json":
         print(json.dumps(values))
@@ -156,7 +134,7 @@ def cmd_exec(args: Args) -> int:
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
         raise UsageError("exec needs a command", "credproc exec --profile P -- COMMAND ARGS...")
-    _, creds = obtain(args.profile)
+    creds = obtain(args.profile).credentials
     dropped = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", CHAIN_ENV)
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(credential_env(creds))
@@ -164,7 +142,7 @@ def cmd_exec(args: Args) -> int:
         import subprocess
 
         return subprocess.run(command, env=env).returncode
-    _core_dumps(USER_CORE_LIMIT)  # the command is the user's, with the user's limits
+    _core_dumps(user_core_limit)  # the command is the user's, with the user's limits
     try:
         os.execvpe(command[0], command, env)
     except OSError as exc:
@@ -222,11 +200,12 @@ def _core_dumps(soft: int | None) -> int | None:
         return None
 
 
-# decrypted credentials live in this process: keep them out of core files
-USER_CORE_LIMIT = _core_dumps(0)
-
-
 def main(argv: list[str] | None = None) -> int:
+    global user_core_limit
+    limit = _core_dumps(0)  # decrypted credentials live in this process: no core files
+    if user_core_limit is None:  # the first call's, when main runs more than once
+        user_core_limit = limit
+    log.set_level(os.environ.get("CREDPROC_LOG_LEVEL", ""))
     try:
         args = _parse(argv)
         return COMMANDS[args.command](args)
@@ -240,11 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:  # a bug: one line, the traceback only under -v
-        print(
-            f"credproc: internal error: {type(exc).__name__} "
-            "(please report it; run with -v for detail)",
-            file=sys.stderr,
+        bug = CredprocError(
+            f"internal error: {type(exc).__name__}", "please report it; run with -v for detail"
         )
+        print(bug.line(), file=sys.stderr)
         if log.level == "debug":
             import traceback
 

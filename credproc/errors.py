@@ -13,8 +13,13 @@ class CredprocError(Exception):
         self.what = what
         self.fix = fix
 
+    def message(self) -> str:
+        """What went wrong and how to fix it, as `credproc check` lists a problem."""
+        return f"{self.what} ({self.fix})" if self.fix else self.what
+
     def line(self) -> str:
-        return f"credproc: {self.what} ({self.fix})" if self.fix else f"credproc: {self.what}"
+        """The one line on stderr."""
+        return f"credproc: {self.message()}"
 
 
 class UsageError(CredprocError):
@@ -45,6 +50,10 @@ class AwsRefused(CredprocError):
 
 class SourceRejected(AwsRefused):
     """AWS does not accept the credentials a call was signed with (revoked, expired)."""
+
+
+class CodeRejected(AwsRefused):
+    """AWS did not accept the MFA code (wrong, or already used): another code may pass."""
 
 
 class AwsUnreachable(CredprocError):

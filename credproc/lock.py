@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from credproc import log
+from credproc.cache import NOFOLLOW
 from credproc.errors import MfaUnavailable, StoreError
 
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # A waiter waits for the holder's prompt (bounded by the prompt timeout) and then for the
 # holder's STS calls, which take well under a second when STS is healthy.
 AFTER_PROMPT_SECONDS = 5.0
@@ -110,9 +110,11 @@ def held(path: str, who: str, timeout: float) -> Iterator[None]:
     try:
         deadline = time.monotonic() + timeout
         delay = FIRST_POLL
+        waited = False
         while not try_lock(fd):
-            if delay == FIRST_POLL:
+            if not waited:
                 log.debug(f"waiting for another credproc ({_holder(fd)}) to finish")
+                waited = True
             if time.monotonic() >= deadline:
                 raise MfaUnavailable(
                     f"gave up after waiting {timeout:.4g} s for another credproc "

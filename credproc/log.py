@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 LEVELS = ("error", "warning", "debug")
-level = os.environ.get("CREDPROC_LOG_LEVEL", "error").lower()
+level = "error"
 
 
 def set_level(name: str) -> None:
+    """`name` from LEVELS; anything else is the default, error."""
     global level
-    level = name
+    level = name.strip().lower() if name.strip().lower() in LEVELS else "error"
 
 
 def debug(message: str) -> None:
@@ -21,4 +21,9 @@ def debug(message: str) -> None:
 
 def warn(message: str) -> None:
     if level in ("warning", "debug"):
-        print(f"credproc: warning: {message}", file=sys.stderr)
+        alert(message)
+
+
+def alert(message: str) -> None:
+    """A warning shown at every level: for what empties the cache or may be tampering."""
+    print(f"credproc: warning: {message}", file=sys.stderr)

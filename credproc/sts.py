@@ -1,39 +1,29 @@
-"""STS through botocore: clients, the two calls credproc makes, sources botocore resolves,
-and AWS's errors turned into credproc's. The only module that imports botocore."""
+"""STS through botocore: a client per step, the two calls credproc makes, and AWS's errors
+turned into credproc's. An adapter: it takes values, returns Credentials, and raises."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import botocore.config
-import botocore.credentials
 import botocore.exceptions
 import botocore.parsers
 import botocore.session
 
 from credproc import log
-from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, SourceRejected
-from credproc.plan import CHAIN_ENV, Source, Step, resolving
-from credproc.protocol import Credentials
+from credproc.entry import SESSION, Credentials
+from credproc.errors import AwsRefused, AwsUnreachable, CodeRejected, ConfigError, SourceRejected
+from credproc.plan import Step
+from credproc.profiles import Source
 
 CLOCK_SKEW_SECONDS = 300
-BOTOCORE_PROVIDERS = {
-    "process": "custom-process",
-    "sso": "sso",
-    "web-identity": "assume-role-with-web-identity",
-    "environment": "env",
-    "ec2-metadata": "iam-role",
-    "ecs": "container-role",
-}
 # Worst case of one STS call when the endpoint fails: 3 attempts of (2 s to connect + 5 s
 # to answer) plus standard mode's backoff (under 1 s + 2 s): about 24 s, within the 30 s
 # that an unreachable endpoint may take. connect_timeout does not cover the name lookup, so
@@ -44,7 +34,6 @@ STS_CONFIG = botocore.config.Config(
     connect_timeout=STS_CONNECT_SECONDS,
     read_timeout=STS_READ_SECONDS,
 )
-SSO_LOGIN_ERRORS = ("UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError")
 THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown")
 
 
@@ -53,44 +42,45 @@ def _account(arn: str) -> str:
     return parts[4] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
-def mint(
-    client: Any, step: Step, source: Source, next_code: Callable[[str], str] | None = None
-) -> Credentials:
-    """One GetSessionToken or AssumeRole; with `next_code`, a rejected code is asked again."""
+def _call_name(step: Step) -> str:
+    return "GetSessionToken" if step.kind == SESSION else f"AssumeRole {step.role_arn}"
+
+
+def mint(client: Any, step: Step, source: Source, code: str = "") -> Credentials:
+    """One GetSessionToken or AssumeRole, with `code` when the step carries an MFA code;
+    CodeRejected when AWS says the code is wrong or used."""
     args: dict[str, Any] = {"DurationSeconds": step.duration}
-    if step.kind == "role":
+    if step.kind != SESSION:
         args["RoleArn"] = step.role_arn
         args["RoleSessionName"] = step.session_name or f"credproc-{int(time.time())}"
         if step.external_id:
             args["ExternalId"] = step.external_id
-    if next_code:
-        args.update(SerialNumber=step.mfa_serial, TokenCode=next_code(""))
-    call = client.get_session_token if step.kind == "session" else client.assume_role
+    if code:
+        args.update(SerialNumber=step.mfa_serial, TokenCode=code)
     log.debug(
-        f"{'GetSessionToken' if step.kind == 'session' else 'AssumeRole ' + step.role_arn}"
-        f" for {step.profile}, {step.duration} s{', with MFA' if next_code else ''}"
-        f" via {client.meta.endpoint_url}"
+        f"{_call_name(step)} for {step.profile}, {step.duration} s"
+        f"{', with MFA' if code else ''} via {client.meta.endpoint_url}"
     )
-    while True:
-        try:
-            reply = call(**args)
-            break
-        except botocore.exceptions.ClientError as exc:
-            if next_code and _invalid_code(exc):
-                args["TokenCode"] = next_code("AWS did not accept that code, try the next one")
-                continue
-            raise refused(exc, step, source, client) from None
-        except (
-            botocore.exceptions.ConnectionError,
-            botocore.exceptions.HTTPClientError,
-            botocore.parsers.ResponseParserError,
-        ) as exc:
-            raise unreachable(exc, client) from None
-        except botocore.exceptions.ParamValidationError as exc:
-            raise ConfigError(
-                f"STS would refuse the request of {step.profile}: {_one_line(str(exc))}",
-                f"check profile {step.profile}",
+    call = client.get_session_token if step.kind == SESSION else client.assume_role
+    try:
+        reply = call(**args)
+    except botocore.exceptions.ClientError as exc:
+        if code and _invalid_code(exc):
+            raise CodeRejected(
+                f"AWS did not accept the MFA code for {step.mfa_serial}", "type the next code"
             ) from None
+        raise refused(exc, step, source, client) from None
+    except (
+        botocore.exceptions.ConnectionError,
+        botocore.exceptions.HTTPClientError,
+        botocore.parsers.ResponseParserError,
+    ) as exc:
+        raise unreachable(exc, client) from None
+    except botocore.exceptions.ParamValidationError as exc:
+        raise ConfigError(
+            f"STS would refuse the request of {step.profile}: {one_line(str(exc))}",
+            f"check profile {step.profile}",
+        ) from None
     got = reply["Credentials"]
     return Credentials(
         got["AccessKeyId"],
@@ -117,7 +107,7 @@ def client(step: Step, source: Credentials) -> Any:
     except (botocore.exceptions.BotoCoreError, ValueError) as exc:
         # botocore's messages name the bad region or endpoint; credentials are not in them
         raise ConfigError(
-            f"cannot make an STS client for profile {step.profile}: {_one_line(str(exc))}",
+            f"cannot make an STS client for profile {step.profile}: {one_line(str(exc))}",
             "check region, endpoint_url and AWS_ENDPOINT_URL_STS",
         ) from None
     endpoint = sts.meta.endpoint_url
@@ -166,62 +156,6 @@ def _check_host_resolves(endpoint: str) -> None:
     )
 
 
-def botocore_source(source: Source, profile: str) -> Credentials:
-    """Credentials botocore knows how to get (SSO, credential_process, instance roles)."""
-    if source.kind == "environment":
-        # an explicit profile drops the environment from botocore's chain, so ask it directly
-        provider: Any = botocore.credentials.EnvProvider()
-    else:
-        session = botocore.session.Session(profile=source.profile)
-        resolver = botocore.credentials.create_credential_resolver(session)
-        provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
-    outer = os.environ.get(CHAIN_ENV)
-    # seen by a credproc that a source's credential_process runs, and by nothing else
-    os.environ[CHAIN_ENV] = ",".join([*resolving(), profile])
-    try:
-        loaded = provider.load()
-        frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
-    except Exception as exc:
-        raise _source_failed(exc, source) from None
-    finally:
-        if outer is None:
-            del os.environ[CHAIN_ENV]
-        else:
-            os.environ[CHAIN_ENV] = outer
-    if frozen is None:
-        raise ConfigError(
-            f"profile {source.profile} gave no credentials ({source.kind})",
-            f"check profile {source.profile}",
-        )
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", 0)
-
-
-def _source_failed(exc: Exception, source: Source) -> Exception:
-    """What went wrong getting a source's credentials, as one of credproc's errors."""
-    name, fix = source.profile, f"check profile {source.profile}"
-    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
-        return AwsUnreachable(
-            f"cannot reach the credential source of profile {name}: {_reason(exc)}",
-            "check the network",
-        )
-    if type(exc).__name__ in SSO_LOGIN_ERRORS:
-        return AwsRefused(
-            f"the SSO login of profile {name} is missing or expired",
-            f"run `aws sso login --profile {name}`",
-        )
-    if isinstance(exc, botocore.exceptions.ClientError):
-        error = exc.response.get("Error", {})
-        return AwsRefused(
-            f"the credential source of profile {name} refused: "
-            f"{error.get('Code', 'Unknown')}: {_one_line(error.get('Message', ''))}",
-            fix,
-        )
-    if isinstance(exc, (botocore.exceptions.BotoCoreError, OSError, ValueError, RuntimeError)):
-        reason = _one_line(str(exc) or type(exc).__name__, 200)
-        return ConfigError(f"cannot get the credentials of profile {name}: {reason}", fix)
-    return exc  # not a failure of the source: a bug, reported as one
-
-
 def _invalid_code(exc: botocore.exceptions.ClientError) -> bool:
     """A wrong or stale code, worth asking again; not a wrong or unassigned device, which
     AWS words otherwise and no other code would fix."""
@@ -240,7 +174,7 @@ def _clock_skew(exc: botocore.exceptions.ClientError) -> float:
         return 0.0
 
 
-def _one_line(text: str, limit: int = 300) -> str:
+def one_line(text: str, limit: int = 300) -> str:
     """Text from the endpoint, made fit for a one-line message."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -254,7 +188,7 @@ def refused(
     exc: botocore.exceptions.ClientError, step: Step, source: Source, client: Any = None
 ) -> AwsRefused | AwsUnreachable:
     error = exc.response.get("Error", {})
-    code, message = error.get("Code", "Unknown"), _one_line(error.get("Message", ""))
+    code, message = error.get("Code", "Unknown"), one_line(error.get("Message", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     skew = _clock_skew(exc)
     if abs(skew) > CLOCK_SKEW_SECONDS:
@@ -263,7 +197,7 @@ def refused(
             f"{'ahead of' if skew > 0 else 'behind'} AWS ({code})",
             "set the clock right, e.g. enable NTP",
         )
-    call = f"AssumeRole {step.role_arn}" if step.kind == "role" else "GetSessionToken"
+    call = _call_name(step)
     if status >= 500:
         endpoint = client.meta.endpoint_url if client is not None else "its endpoint"
         return AwsUnreachable(
@@ -293,7 +227,7 @@ def refused(
     return AwsRefused(f"{call} failed: {code}: {message}", "try again later, or run with -v")
 
 
-def _reason(exc: Exception) -> str:
+def connection_reason(exc: Exception) -> str:
     """Why a connection failed, in words; the exception's own text names objects and hosts."""
     cause = getattr(exc, "kwargs", {}).get("error")
     if isinstance(exc, botocore.exceptions.ConnectTimeoutError):
@@ -319,6 +253,6 @@ def _reason(exc: Exception) -> str:
 def unreachable(exc: Exception, client: Any) -> AwsUnreachable:
     endpoint = client.meta.endpoint_url
     return AwsUnreachable(
-        f"cannot reach STS at {endpoint}: {_reason(exc)} ({STS_ATTEMPTS} attempts)",
+        f"cannot reach STS at {endpoint}: {connection_reason(exc)} ({STS_ATTEMPTS} attempts)",
         "check the network, region and endpoint_url / AWS_ENDPOINT_URL_STS",
     )

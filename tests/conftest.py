@@ -4,6 +4,7 @@ a throw-away HOME with AWS config files, and credproc run as a real program."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
+from credproc.cache import Store
+from credproc.entry import CacheEntry
 from tests.sts_front import StsFront
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +27,23 @@ DEVICE = "arn:aws:iam::111111111111:mfa/alice"
 # long-term keys of the test user: distinctive, so a test can look for them anywhere
 BASE_KEY_ID = "AKIAQQQQBASEKEYID0001"
 BASE_SECRET = "base/SECRET/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"
+COUNTING = "{mfa_process}"  # World.config fills in the counting MFA program
+BASE: dict[str, str | None] = {"region": "us-east-1"}  # its keys are in the credentials file
+# the profile credproc reads in most tests: a role with MFA, sourced from base's keys
+PROD_MFA: dict[str, str | None] = {"role_arn": ROLE, "source_profile": "base", "mfa_serial": DEVICE}
+
+
+def require_installed(path: Path | str, what: str) -> None:
+    """No silent skip: scripts/test installs every outside program the tests drive, so one
+    that is missing is a broken test machine."""
+    if not Path(path).exists():
+        pytest.fail(f"{what} not found at {path}: run scripts/install-test-deps", pytrace=False)
+
+
+def section(name: str, **keys: str | None) -> str:
+    """`[profile NAME]` (`[default]` for default) with `keys` in order; None leaves a key out."""
+    header = "[default]" if name == "default" else f"[profile {name}]"
+    return header + "\n" + "".join(f"{k} = {v}\n" for k, v in keys.items() if v is not None) + "\n"
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +81,7 @@ class World:
         self.config_file = self.home / ".aws" / "config"
         self.credentials_file = self.home / ".aws" / "credentials"
         self.mfa_process = f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {self.state}"
+        self.credproc = CREDPROC  # the command line SDKs run as credential_process
         self.sts = sts
         self.env = {
             "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
@@ -84,19 +105,45 @@ class World:
     def key_file(self) -> Path:
         return self.home / ".local" / "share" / "credproc" / "key"
 
-    def config(self, text: str) -> None:
+    def config(self, *sections: str) -> None:
         """Write ~/.aws/config; {credproc}, {mfa_process}, {role}, {device} are filled in."""
+        text = "".join(sections)
         self.config_file.write_text(
-            text.format(credproc=CREDPROC, mfa_process=self.mfa_process, role=ROLE, device=DEVICE)
+            text.format(
+                credproc=self.credproc, mfa_process=self.mfa_process, role=ROLE, device=DEVICE
+            )
         )
 
-    def standard_config(self, extra: str = "") -> None:
+    def standard_config(
+        self,
+        *more: str,
+        mfa_process: str | None = COUNTING,
+        base: dict[str, str | None] | None = None,
+        **prod_mfa: str | None,
+    ) -> None:
+        """The layout of SPEC section 2: `base` (its keys in the credentials file; the MFA
+        program, by default the counting one; more keys from `base`), `prod-mfa` (PROD_MFA,
+        changed by `prod_mfa`; None removes a key), `prod` for SDKs; then `more` sections."""
         self.config(
-            "[profile base]\nregion = us-east-1\n\n"
-            "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-            "credproc_mfa_process = {mfa_process}\n" + extra + "\n"
-            "[profile prod]\ncredential_process = {credproc} --profile prod-mfa\n"
+            section(
+                "base",
+                **{"region": "us-east-1", "credproc_mfa_process": mfa_process, **(base or {})},
+            ),
+            section("prod-mfa", **{**PROD_MFA, **prod_mfa}),
+            section("prod", credential_process="{credproc} --profile prod-mfa"),
+            *more,
         )
+
+    def entries(self) -> list[tuple[Path, CacheEntry | None]]:
+        """Every cache entry file (no locks, no temp files), with what it holds or None."""
+        store = Store(str(self.cache_dir), self.key_file.read_bytes())
+        files = sorted(p for p in self.cache_dir.iterdir() if "." not in p.name)
+        return [(path, store.read(path.name)) for path in files]
+
+    def entry(self, kind: str) -> Path:
+        """The one cache entry of this kind."""
+        (found,) = [path for path, record in self.entries() if record and record.kind == kind]
+        return found
 
     def prompts(self) -> int:
         """How many times the MFA program was asked for a code."""
@@ -154,3 +201,27 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path, sts: StsFront) -> World:
     return World(tmp_path, sts)
+
+
+@pytest.fixture(scope="session")
+def first_use(tmp_path_factory: pytest.TempPathFactory, sts_front: StsFront) -> Path:
+    """A world's folder after a first use (cache, key, MFA program count), made once."""
+    sts_front.reset()
+    template = World(tmp_path_factory.mktemp("first-use"), sts_front)
+    template.standard_config()
+    template.serve()
+    assert template.prompts() == 1 and sts_front.actions() == ["GetSessionToken", "AssumeRole"]
+    return template.root
+
+
+@pytest.fixture
+def primed(world: World, first_use: Path) -> World:
+    """`world` as after its first use: the cache and key, modes and all, and the MFA
+    program's count (its next code is a fresh one), copied from `first_use`."""
+    world.standard_config()
+    for folder in ("home/.cache", "home/.local"):
+        shutil.copytree(first_use / folder, world.root / folder, symlinks=True)
+    shutil.copy2(first_use / "mfa" / "calls", world.state / "calls")
+    world.serve()  # a hit: the copy is whole
+    assert world.prompts() == 1 and world.sts.calls == []
+    return world

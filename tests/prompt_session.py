@@ -11,7 +11,7 @@ from typing import Any
 
 import pexpect
 
-from tests.conftest import CREDPROC, PYTHON, ROOT, World
+from tests.conftest import CREDPROC, DEVICE, PYTHON, ROOT, World, section
 
 SESSION = str(ROOT / "tests" / "pty_session.py")
 _numbers = itertools.count()
@@ -93,13 +93,18 @@ def count(text: str, pattern: str) -> int:
     return len(re.findall(re.escape(pattern), text))
 
 
-def direct_roles(world: World, extra: str = "") -> None:
+def direct_roles(world: World, mfa_process: str | None = None) -> None:
     """Two roles of one device, each assumed with its own code (no MFA session)."""
-    role = (
-        "[profile role-{name}]\nrole_arn = arn:aws:iam::123456789012:role/{name}\n"
-        "source_profile = base\nmfa_serial = {{device}}\ncredproc_mfa_session = false\n{extra}\n"
-    )
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        + "".join(role.format(name=name, extra=extra) for name in ("a", "b"))
+    world.standard_config(
+        *(
+            section(
+                f"role-{name}",
+                role_arn=f"arn:aws:iam::123456789012:role/{name}",
+                source_profile="base",
+                mfa_serial=DEVICE,
+                credproc_mfa_session="false",
+            )
+            for name in ("a", "b")
+        ),
+        mfa_process=mfa_process,
     )

@@ -14,30 +14,13 @@ from pathlib import Path
 import pytest
 
 from credproc import cache, config, plan
+from credproc.entry import ROLE
 from credproc.errors import StoreError
-from tests.conftest import World
+from tests.conftest import PROD_MFA, World, section
 
 ENTRY_OR_LOCK = re.compile(r"[0-9a-f]{32}(\.lock)?")
 NOBODY = pwd.getpwnam("nobody").pw_uid
 ME = pwd.getpwuid(os.getuid()).pw_name
-
-
-def primed(world: World) -> None:
-    """A cache with the folders, the key and entries in place, as after a first use."""
-    world.standard_config()
-    world.serve()
-    assert world.prompts() == 1
-
-
-def entries(world: World) -> list[Path]:
-    return sorted(p for p in world.cache_dir.iterdir() if "." not in p.name)
-
-
-def role_entry(world: World) -> Path:
-    """The entry a cache hit reads: the role credentials."""
-    store = cache.Store(str(world.cache_dir), world.key_file.read_bytes())
-    (found,) = [p for p in entries(world) if (store.read(p.name) or {}).get("kind") == "role"]
-    return found
 
 
 def refusal(world: World) -> str:
@@ -74,32 +57,32 @@ CASES: dict[str, Case] = {
     "cache folder of another user": lambda w: chown(w.cache_dir),
     "key folder of another user": lambda w: chown(w.key_file.parent),
     "key of another user": lambda w: chown(w.key_file),
-    "entry of another user": lambda w: chown(role_entry(w)),
+    "entry of another user": lambda w: chown(w.entry(ROLE)),
     "group-writable cache folder": lambda w: chmod(w.cache_dir, 0o770, "700"),
     "others-writable key folder": lambda w: chmod(w.key_file.parent, 0o703, "700"),
     "group-readable key": lambda w: chmod(w.key_file, 0o640, "600"),
     "others-readable key": lambda w: chmod(w.key_file, 0o604, "600"),
-    "group-writable entry": lambda w: chmod(role_entry(w), 0o620, "600"),
+    "group-writable entry": lambda w: chmod(w.entry(ROLE), 0o620, "600"),
     "symlinked key": lambda w: (symlinked(w.key_file), "replace it with a real file"),
-    "symlinked entry": lambda w: (symlinked(role_entry(w)), "replace it with a real file"),
+    "symlinked entry": lambda w: (symlinked(w.entry(ROLE)), "replace it with a real file"),
     "symlinked cache folder": lambda w: (symlinked(w.cache_dir), REAL_FOLDER),
     "symlinked key folder": lambda w: (symlinked(w.key_file.parent), REAL_FOLDER),
 }
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_unsafe_cache_or_key_is_refused_with_the_path_and_the_fix(world: World, case: str) -> None:
-    primed(world)
+def test_unsafe_cache_or_key_is_refused_with_the_path_and_the_fix(primed: World, case: str) -> None:
+    world = primed
     path, fix = CASES[case](world)
     line = refusal(world)
     assert f"refusing {path}: " in line
     assert f"({fix}" in line
-    assert world.prompts() == 1 and world.sts.actions() == ["GetSessionToken", "AssumeRole"]
+    assert world.prompts() == 1 and world.sts.calls == []
 
 
-def test_a_symlink_in_place_of_a_lock_is_refused(world: World) -> None:
-    primed(world)
-    target = role_entry(world)
+def test_a_symlink_in_place_of_a_lock_is_refused(primed: World) -> None:
+    world = primed
+    target = world.entry(ROLE)
     lock = target.with_name(target.name + ".lock")
     lock.unlink()
     lock.symlink_to(world.root / "elsewhere")
@@ -109,35 +92,30 @@ def test_a_symlink_in_place_of_a_lock_is_refused(world: World) -> None:
     assert not (world.root / "elsewhere").exists()
 
 
-def test_readable_but_not_writable_cache_folder_and_entries_are_accepted(world: World) -> None:
-    primed(world)
+def test_readable_but_not_writable_cache_folder_and_entries_are_accepted(primed: World) -> None:
+    world = primed
     world.cache_dir.chmod(0o755)
-    for path in entries(world):
+    for path, _ in world.entries():
         path.chmod(0o644)  # sealed: reading them gives nothing without the key
     world.serve()
-    assert world.prompts() == 1
+    assert world.prompts() == 1 and world.sts.calls == []
 
 
 def test_everything_credproc_writes_is_private(world: World) -> None:
-    primed(world)
+    world.standard_config()
+    world.serve()
     assert stat.S_IMODE(world.cache_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(world.key_file.parent.stat().st_mode) == 0o700
     files = [world.key_file, *world.cache_dir.iterdir()]
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o600}
-    assert any(p.name.endswith(".lock") for p in files) and len(entries(world)) >= 2
+    assert any(p.name.endswith(".lock") for p in files) and len(world.entries()) >= 2
 
 
 NAMES = ["a/b", "../../escape", "..", "ünïcødé prød", "x:y\\z", "~"]
 
 
 def test_profile_names_never_reach_a_path(world: World) -> None:
-    sections = "".join(
-        f"[profile {name}]\nrole_arn = {{role}}\nsource_profile = base\nmfa_serial = {{device}}\n"
-        for name in NAMES
-    )
-    world.config(
-        "[profile base]\nregion = us-east-1\ncredproc_mfa_process = {mfa_process}\n\n" + sections
-    )
+    world.standard_config(*(section(name, **PROD_MFA) for name in NAMES))
     before = {p for p in world.root.rglob("*") if world.state not in p.parents}
     for name in NAMES:
         world.serve(name)
@@ -170,8 +148,8 @@ def test_nul_and_unicode_profile_names_become_hashes(tmp_path: Path) -> None:
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in identities)
 
 
-def test_a_key_of_the_wrong_size_is_replaced_with_a_warning(world: World) -> None:
-    primed(world)
+def test_a_key_of_the_wrong_size_is_replaced_with_a_warning(primed: World) -> None:
+    world = primed
     world.key_file.write_bytes(b"short key")
     done = world.run("--profile", "prod-mfa")  # no -v: this warning is always shown
     assert done.returncode == 0 and done.stdout

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import CREDPROC, World
+from tests.conftest import COUNTING, CREDPROC, DEVICE, ROLE, World, section
 from tests.fake_sources import ECS_KEY, IMDS_KEY, SSO_KEY, TOKEN, FakeSources
 
-MFA = "mfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
+MFA = {"mfa_serial": DEVICE, "credproc_mfa_process": COUNTING}
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +24,21 @@ def sources() -> Iterator[FakeSources]:
 
 def chain(depth: int, mfa_hop: int = 1) -> str:
     """Profiles hop1..hopN, hop1 sourced from base; hop number `mfa_hop` names the device."""
-    text = ""
-    for hop in range(1, depth + 1):
-        source = "base" if hop == 1 else f"hop{hop - 1}"
-        text += (
-            f"[profile hop{hop}]\nrole_arn = arn:aws:iam::123456789012:role/R{hop}\n"
-            f"source_profile = {source}\n" + (MFA if hop == mfa_hop else "")
+    return "".join(
+        section(
+            f"hop{hop}",
+            role_arn=f"arn:aws:iam::123456789012:role/R{hop}",
+            source_profile="base" if hop == 1 else f"hop{hop - 1}",
+            **(MFA if hop == mfa_hop else {}),
         )
-    return text
+        for hop in range(1, depth + 1)
+    )
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_chain_asks_once_and_caps_chained_hops_at_an_hour(world: World, depth: int) -> None:
     world.config(
-        chain(depth) + f"[profile app]\ncredential_process = {{credproc}} --profile hop{depth}\n"
+        chain(depth), section("app", credential_process=f"{{credproc}} --profile hop{depth}")
     )
     arn = world.boto3("app")["Arn"]
     assert arn.startswith(f"arn:aws:sts::123456789012:assumed-role/R{depth}/")
@@ -74,8 +75,8 @@ def test_static_session_token_source_assumes_with_the_code_directly(world: World
 def test_static_keys_in_the_config_file_are_a_source(world: World) -> None:
     world.credentials_file.write_text("")
     world.config(
-        "[profile base]\naws_access_key_id = AKIAQQQQCONFIGFILE01\n"
-        "aws_secret_access_key = s\n" + chain(1)
+        section("base", aws_access_key_id="AKIAQQQQCONFIGFILE01", aws_secret_access_key="s"),
+        chain(1),
     )
     world.serve("hop1")
     assert world.sts.actions() == ["GetSessionToken", "AssumeRole"]
@@ -85,7 +86,7 @@ def test_static_keys_in_the_config_file_are_a_source(world: World) -> None:
     "token, flow", [("", ["GetSessionToken", "AssumeRole"]), ("t", ["AssumeRole"])]
 )
 def test_environment_source(world: World, token: str, flow: list[str]) -> None:
-    world.config("[profile e]\nrole_arn = {role}\ncredential_source = Environment\n" + MFA)
+    world.config(section("e", role_arn=ROLE, credential_source="Environment", **MFA))
     env = {"AWS_ACCESS_KEY_ID": "AKIAQQQQENVSOURCE001", "AWS_SECRET_ACCESS_KEY": "s"}
     if token:
         env["AWS_SESSION_TOKEN"] = token
@@ -106,7 +107,7 @@ def test_source_profile_with_its_own_credential_process(world: World) -> None:
         )
     )
     world.credentials_file.write_text("")
-    world.config(f"[profile base]\ncredential_process = cat {printer}\n" + chain(1))
+    world.config(section("base", credential_process=f"cat {printer}"), chain(1))
     done = world.run("--profile", "hop1", "-v")
     assert done.returncode == 0, done.stderr
     assert world.sts.actions() == ["AssumeRole"] and world.sts.calls[0]["TokenCode"]
@@ -114,14 +115,14 @@ def test_source_profile_with_its_own_credential_process(world: World) -> None:
 
 
 def test_ecs_container_source(world: World, sources: FakeSources) -> None:
-    world.config("[profile c]\nrole_arn = {role}\ncredential_source = EcsContainer\n")
+    world.config(section("c", role_arn=ROLE, credential_source="EcsContainer"))
     world.serve("c", env={"AWS_CONTAINER_CREDENTIALS_FULL_URI": sources.url + "/ecs-credentials"})
     assert world.sts.actions() == ["AssumeRole"]
     assert ECS_KEY in world.sts.signers[0]
 
 
 def test_instance_metadata_source(world: World, sources: FakeSources) -> None:
-    world.config("[profile i]\nrole_arn = {role}\ncredential_source = Ec2InstanceMetadata\n")
+    world.config(section("i", role_arn=ROLE, credential_source="Ec2InstanceMetadata"))
     world.serve(
         "i",
         env={
@@ -151,9 +152,10 @@ def sso_world(world: World, sources: FakeSources, expires_in: float) -> None:
     world.config(
         "[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\n"
         "sso_region = us-east-1\n"
-        "[profile sso]\nsso_session = my-sso\nsso_account_id = 123456789012\n"
-        "sso_role_name = Reader\n"
-        "[profile admin]\nrole_arn = {role}\nsource_profile = sso\n" + MFA
+        + section(
+            "sso", sso_session="my-sso", sso_account_id="123456789012", sso_role_name="Reader"
+        )
+        + section("admin", role_arn=ROLE, source_profile="sso", **MFA)
     )
     world.env["AWS_ENDPOINT_URL_SSO"] = sources.url
 
@@ -177,8 +179,8 @@ def test_expired_sso_login_names_aws_sso_login(world: World, sources: FakeSource
 
 def test_credproc_calling_itself_through_a_source_is_stopped(world: World) -> None:
     world.config(
-        "[profile a]\nrole_arn = {role}\nsource_profile = b\n"
-        "[profile b]\ncredential_process = {credproc} --profile a\n"
+        section("a", role_arn=ROLE, source_profile="b"),
+        section("b", credential_process="{credproc} --profile a"),
     )
     started = time.monotonic()
     done = world.run("--profile", "a")
@@ -203,9 +205,7 @@ def cached_then_no_way_to_ask(world: World, role_minutes: int) -> dict[str, obje
     world.standard_config()
     world.sts.faults.lifetime = {"GetSessionToken": 3 * 60, "AssumeRole": role_minutes * 60}
     first = world.serve()
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-    )
+    world.standard_config(mfa_process=None)
     return first
 
 
@@ -226,14 +226,16 @@ def test_no_prompt_possible_and_under_11_minutes_names_login(world: World) -> No
 
 def test_partitions_pick_their_own_sts(world: World) -> None:
     world.config(
-        "[profile cn]\nrole_arn = arn:aws-cn:iam::123456789012:role/R\n"
-        "source_profile = base\n"
-        "[profile gov]\nrole_arn = arn:aws-us-gov:iam::123456789012:role/R\n"
-        "source_profile = base\n"
-        "[profile fips]\nrole_arn = {role}\nsource_profile = base\nregion = us-west-2\n"
-        "use_fips_endpoint = true\n"
-        "[profile legacy]\nrole_arn = {role}\nsource_profile = base\n"
-        "sts_regional_endpoints = legacy\n"
+        section("cn", role_arn="arn:aws-cn:iam::123456789012:role/R", source_profile="base"),
+        section("gov", role_arn="arn:aws-us-gov:iam::123456789012:role/R", source_profile="base"),
+        section(
+            "fips",
+            role_arn=ROLE,
+            source_profile="base",
+            region="us-west-2",
+            use_fips_endpoint="true",
+        ),
+        section("legacy", role_arn=ROLE, source_profile="base", sts_regional_endpoints="legacy"),
     )
     expected = {
         "cn": "https://sts.cn-north-1.amazonaws.com.cn",
@@ -250,8 +252,13 @@ def test_partitions_pick_their_own_sts(world: World) -> None:
 
 def test_check_explains_the_chain_and_names_a_profile_sdks_take_over(world: World) -> None:
     world.config(
-        chain(2) + "[profile app]\ncredential_process = {credproc} --profile hop2\n"
-        "role_arn = {role}\nsource_profile = base\n"
+        chain(2),
+        section(
+            "app",
+            credential_process="{credproc} --profile hop2",
+            role_arn=ROLE,
+            source_profile="base",
+        ),
     )
     done = world.run("check", "--profile", "hop2")
     assert done.returncode == 3
@@ -272,7 +279,7 @@ def test_a_failing_source_process_is_one_line_not_a_crash(
     world: World, command: str, words: str
 ) -> None:
     world.credentials_file.write_text("")
-    world.config(f"[profile base]\ncredential_process = {command}\n" + chain(1))
+    world.config(section("base", credential_process=command), chain(1))
     done = world.run("--profile", "hop1")
     assert done.returncode == 3 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
@@ -310,9 +317,12 @@ def test_web_identity_source(world: World) -> None:
     token = world.root / "token"
     token.write_text("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.")
     world.config(
-        "[profile wi]\nrole_arn = arn:aws:iam::123456789012:role/Web\n"
-        f"web_identity_token_file = {token}\n"
-        "[profile admin]\nrole_arn = {role}\nsource_profile = wi\n" + MFA
+        section(
+            "wi",
+            role_arn="arn:aws:iam::123456789012:role/Web",
+            web_identity_token_file=str(token),
+        ),
+        section("admin", role_arn=ROLE, source_profile="wi", **MFA),
     )
     world.serve("admin")
     assert world.sts.actions() == ["AssumeRoleWithWebIdentity", "AssumeRole"]

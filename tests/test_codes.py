@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import subprocess
 import time
@@ -15,18 +14,16 @@ from pathlib import Path
 import pytest
 
 from credproc.cache import Store
-from credproc.entry import unseal
+from credproc.entry import USED_CODES, unseal
 from credproc.errors import MfaUnavailable
-from credproc.plan import Settings, identity
-from credproc.prompt import (
-    TOTP_STEP,
-    CodeRequest,
-    CodeSource,
-    normalize,
-    seconds_to_next_code,
-)
-from credproc.used_codes import REMEMBER_SECONDS, UsedCodes
-from tests.conftest import CREDPROC, DEVICE, PYTHON, ROOT, World
+from credproc.plan import identity
+from credproc.profiles import Settings
+from credproc.prompt import METHODS, CodeSource, seconds_to_next_code
+from credproc.prompt.request import CodeRequest, normalize
+from credproc.rules import PROMPT_METHODS, TOTP_STEP
+from credproc.rules import USED_CODE_SECONDS as REMEMBER_SECONDS
+from credproc.used_codes import UsedCodes
+from tests.conftest import COUNTING, CREDPROC, DEVICE, PYTHON, ROOT, World
 from tests.prompt_session import Session, direct_roles, token_codes
 
 
@@ -44,6 +41,11 @@ from tests.prompt_session import Session, direct_roles, token_codes
 )
 def test_a_code_is_six_ascii_digits_blanks_aside(typed: str, code: str | None) -> None:
     assert normalize(typed) == code
+
+
+def test_every_prompt_setting_has_a_way_of_asking_and_only_a_program_repeats_codes() -> None:
+    assert tuple(METHODS) == PROMPT_METHODS
+    assert [name for name, method in METHODS.items() if method.repeats_codes] == ["process"]
 
 
 def test_the_next_code_is_awaited_until_one_second_into_the_next_step() -> None:
@@ -252,17 +254,15 @@ def test_used_codes_are_kept_as_keyed_hashes_in_the_encrypted_cache(tmp_path: Pa
     [entry] = [p for p in tmp_path.iterdir() if "." not in p.name]
     blob = entry.read_bytes()
     assert b"123456" not in blob
-    payload = unseal(b"k" * 32, entry.name, blob)
-    [digest] = payload["codes"]
+    [(digest, _)] = unseal(b"k" * 32, entry.name, blob).used_codes
     assert re.fullmatch("[0-9a-f]{64}", digest)
     plain = [hashlib.sha256(m.encode()).hexdigest() for m in ("123456", f"{DEVICE}\0123456")]
     assert digest not in plain  # keyed: not a hash anyone can compute for 10^6 codes
     elsewhere = tmp_path / "other"
     elsewhere.mkdir()
     used_codes(elsewhere, clock, key=b"x" * 32).claim("123456")
-    assert (
-        digest not in unseal(b"x" * 32, entry.name, (elsewhere / entry.name).read_bytes())["codes"]
-    )  # another key, another hash
+    other = unseal(b"x" * 32, entry.name, (elsewhere / entry.name).read_bytes())
+    assert digest not in dict(other.used_codes)  # another key, another hash
 
 
 def start(world: World, *args: str) -> subprocess.Popen[str]:
@@ -280,7 +280,7 @@ def start(world: World, *args: str) -> subprocess.Popen[str]:
 def test_two_processes_given_the_same_code_never_send_it_twice(world: World) -> None:
     """The one slow test here: the second process waits for the next 30-second TOTP step,
     so it takes up to 31 s (16 s on average)."""
-    direct_roles(world, "credproc_mfa_process = {mfa_process}")
+    direct_roles(world, mfa_process=COUNTING)
     world.answers("123456", "123456")  # the MFA program prints the same code twice
     started = time.monotonic()
     children = [start(world, "--profile", profile, "-v") for profile in ("role-a", "role-b")]
@@ -295,10 +295,10 @@ def test_two_processes_given_the_same_code_never_send_it_twice(world: World) -> 
     assert world.prompts() == 3
     for path in world.cache_dir.iterdir():
         assert b"123456" not in path.read_bytes() and b"100002" not in path.read_bytes()
-    name = identity("used-codes", DEVICE)
-    payload = unseal(world.key_file.read_bytes(), name, (world.cache_dir / name).read_bytes())
-    assert len(payload["codes"]) == 2
-    assert "123456" not in json.dumps(payload) and "100002" not in json.dumps(payload)
+    name = identity(kind=USED_CODES, mfa_serial=DEVICE)
+    record = unseal(world.key_file.read_bytes(), name, (world.cache_dir / name).read_bytes())
+    assert len(record.used_codes) == 2
+    assert "123456" not in repr(record) and "100002" not in repr(record)
 
 
 def choose_in(world: World, env: dict[str, str], terminal: bool = False) -> str:
@@ -320,44 +320,39 @@ def choose_in(world: World, env: dict[str, str], terminal: bool = False) -> str:
     return done.stdout.strip()
 
 
-def prompt_config(world: World, extra: str = "") -> None:
-    world.config(
-        "[profile base]\nregion = us-east-1\n"
-        + extra
-        + "\n[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-    )
-
-
-PINENTRY = "credproc_pinentry = {pinentry}\n"  # an executable named pinentry-gnome3
+GRAPHICAL = "pinentry-gnome3"  # stands for an executable of that name, made by the test
+PINENTRY = {"credproc_pinentry": GRAPHICAL}
 GUI = {"DISPLAY": ":0"}
+MFA_PROGRAM = {"credproc_mfa_process": "true"}
 
 
 @pytest.mark.parametrize(
-    ("extra", "env", "terminal", "picked"),
+    ("base", "env", "terminal", "picked"),
     [
-        ("credproc_mfa_process = true\n" + PINENTRY, GUI, True, "method=process"),
+        ({**MFA_PROGRAM, **PINENTRY}, GUI, True, "method=process"),
         (PINENTRY, GUI, True, "method=tty"),
         (PINENTRY, GUI, False, "method=pinentry"),
         (PINENTRY, {"WAYLAND_DISPLAY": "wayland-0"}, False, "method=pinentry"),
         (PINENTRY, {}, False, "method=none"),
-        ("credproc_pinentry = /nonexistent/pinentry\n", GUI, False, "method=none"),
-        ("credproc_pinentry = /usr/bin/pinentry-tty\n", GUI, False, "method=none"),
-        ("credproc_pinentry = /usr/bin/pinentry-curses\n", GUI, False, "method=none"),
-        ("credproc_prompt = process\ncredproc_mfa_process = true\n", {}, True, "method=process"),
-        ("credproc_prompt = process\n", {}, False, "error=credproc: credproc_prompt = process"),
-        ("credproc_mfa_process = true\n", {"CREDPROC_PROMPT": "tty"}, False, "method=tty"),
-        ("credproc_prompt = tty\n", {"CREDPROC_PROMPT": "pinentry"}, False, "method=pinentry"),
-        ("", {"CREDPROC_PROMPT": "yubikey"}, False, "error=credproc: CREDPROC_PROMPT=yubikey"),
+        ({"credproc_pinentry": "/nonexistent/pinentry"}, GUI, False, "method=none"),
+        ({"credproc_pinentry": "/usr/bin/pinentry-tty"}, GUI, False, "method=none"),
+        ({"credproc_pinentry": "/usr/bin/pinentry-curses"}, GUI, False, "method=none"),
+        ({"credproc_prompt": "process", **MFA_PROGRAM}, {}, True, "method=process"),
+        ({"credproc_prompt": "process"}, {}, False, "error=credproc: credproc_prompt = process"),
+        (MFA_PROGRAM, {"CREDPROC_PROMPT": "tty"}, False, "method=tty"),
+        ({"credproc_prompt": "tty"}, {"CREDPROC_PROMPT": "pinentry"}, False, "method=pinentry"),
+        ({}, {"CREDPROC_PROMPT": "yubikey"}, False, "error=credproc: CREDPROC_PROMPT=yubikey"),
     ],
 )
 def test_auto_order_and_overrides(
-    world: World, extra: str, env: dict[str, str], terminal: bool, picked: str
+    world: World, base: dict[str, str], env: dict[str, str], terminal: bool, picked: str
 ) -> None:
     """The credproc_* keys sit on the source profile: found up the source_profile chain."""
-    graphical = world.root / "pinentry-gnome3"
+    graphical = world.root / GRAPHICAL
     graphical.write_text("#!/bin/sh\nexit 1\n")
     graphical.chmod(0o755)
-    prompt_config(world, extra.replace("{pinentry}", str(graphical)))
+    on_base = {k: str(graphical) if v == GRAPHICAL else v for k, v in base.items()}
+    world.standard_config(mfa_process=None, base=on_base)
     assert choose_in(world, env, terminal).startswith(picked)
 
 

@@ -7,7 +7,7 @@ import resource
 import subprocess
 
 from credproc import __version__
-from tests.conftest import PYTHON, World
+from tests.conftest import PROD_MFA, PYTHON, ROLE, World, section
 
 
 def allow_core_dumps() -> None:
@@ -19,8 +19,8 @@ def test_version(world: World) -> None:
     assert (done.returncode, done.stdout.strip()) == (0, f"credproc {__version__}")
 
 
-def test_status_lists_entries_without_secrets(world: World) -> None:
-    world.standard_config()
+def test_status_lists_entries_without_secrets(primed: World) -> None:
+    world = primed
     out = world.serve()
     human = world.run("status")
     assert human.returncode == 0
@@ -36,8 +36,8 @@ def test_status_lists_entries_without_secrets(world: World) -> None:
         assert str(secret) not in human.stdout + json.dumps(rows)
 
 
-def test_clear_profile_forces_a_new_code(world: World) -> None:
-    world.standard_config()
+def test_clear_profile_forces_a_new_code(primed: World) -> None:
+    world = primed
     world.serve()
     done = world.run("clear", "--profile", "prod-mfa")
     assert done.returncode == 0 and "removed 2 cached entries" in done.stdout
@@ -45,8 +45,8 @@ def test_clear_profile_forces_a_new_code(world: World) -> None:
     assert world.prompts() == 2
 
 
-def test_clear_all_empties_the_cache(world: World) -> None:
-    world.standard_config()
+def test_clear_all_empties_the_cache(primed: World) -> None:
+    world = primed
     world.serve()
     assert world.run("clear", "--all").returncode == 0
     assert json.loads(world.run("status", "--json").stdout) == []
@@ -57,8 +57,8 @@ def test_clear_needs_a_target(world: World) -> None:
     assert done.returncode == 2 and "--profile P or --all" in done.stderr
 
 
-def test_env_formats(world: World) -> None:
-    world.standard_config()
+def test_env_formats(primed: World) -> None:
+    world = primed
     out = world.serve()
     sh = world.run("env", "--profile", "prod-mfa").stdout
     assert f"export AWS_ACCESS_KEY_ID='{out['AccessKeyId']}'" in sh
@@ -81,8 +81,8 @@ def test_env_formats(world: World) -> None:
     assert echoed.stdout == out["SessionToken"]
 
 
-def test_exec_runs_the_command_with_the_credentials_and_its_exit_code(world: World) -> None:
-    world.standard_config()
+def test_exec_runs_the_command_with_the_credentials_and_its_exit_code(primed: World) -> None:
+    world = primed
     out = world.serve()
     script = (
         "import os, sys; print(os.environ['AWS_ACCESS_KEY_ID']); "
@@ -118,7 +118,7 @@ def test_check_reports_a_bad_prompt_setting_as_a_problem(world: World) -> None:
 
 
 def test_check_reports_a_config_error_as_a_problem(world: World) -> None:
-    world.config("[profile a]\nrole_arn = {role}\nsource_profile = nope\n")
+    world.config(section("a", role_arn=ROLE, source_profile="nope"))
     done = world.run("check", "--profile", "a")
     assert done.returncode == 3 and "problem: " in done.stdout and "names no profile" in done.stdout
 
@@ -133,10 +133,7 @@ def test_credproc_and_its_mfa_program_never_dump_core_but_exec_keeps_the_users_l
         "print('123456')\n"
     )
     seen = world.root / "seen"
-    world.config(
-        "[profile p]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        f"credproc_mfa_process = {PYTHON} {probe} {seen}\n"
-    )
+    world.config(section("p", **PROD_MFA, credproc_mfa_process=f"{PYTHON} {probe} {seen}"))
     world.serve("p", preexec_fn=allow_core_dumps)
     assert seen.read_text().strip() == "0"
     show = "import resource; print(resource.getrlimit(resource.RLIMIT_CORE)[0])"
@@ -148,8 +145,8 @@ def test_credproc_and_its_mfa_program_never_dump_core_but_exec_keeps_the_users_l
 
 def test_exec_children_can_run_credproc_for_the_same_profile(world: World) -> None:
     world.config(
-        "[profile envrole]\nrole_arn = {role}\ncredential_source = Environment\n"
-        "[profile tool]\ncredential_process = {credproc} --profile envrole\n"
+        section("envrole", role_arn=ROLE, credential_source="Environment"),
+        section("tool", credential_process="{credproc} --profile envrole"),
     )
     source_keys = {"AWS_ACCESS_KEY_ID": "AKIAQQQQENVSOURCE001", "AWS_SECRET_ACCESS_KEY": "s"}
     nested = (
@@ -181,7 +178,7 @@ def test_exec_children_can_run_credproc_for_the_same_profile(world: World) -> No
 
 
 def test_a_bad_endpoint_port_is_a_configuration_error(world: World) -> None:
-    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    world.config(section("r", role_arn=ROLE, source_profile="base"))
     done = world.run("--profile", "r", env={"AWS_ENDPOINT_URL_STS": "http://localhost:99999"})
     assert done.returncode == 3 and "has a bad port" in done.stderr
     assert done.stderr.count("\n") == 1

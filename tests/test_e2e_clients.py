@@ -11,27 +11,19 @@ import signal
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import CREDPROC, ROOT, World
+from tests.conftest import CREDPROC, ROOT, World, require_installed, section
 
 AWS_CLI = "/usr/bin/aws"  # Debian's awscli, v2; the `aws` first on PATH may be a v1 shim
 JS_DIR = ROOT / "tests" / "js"
-INSTALL = "run scripts/install-test-deps (CI runs it before the tests)"
 MINTING = {"GetSessionToken", "AssumeRole"}
-
-
-def _require(path: Path | str, what: str) -> None:
-    # No silent skip: a client that is not installed is a broken test machine.
-    if not Path(path).exists():
-        pytest.fail(f"{what} not found at {path}: {INSTALL}", pytrace=False)
 
 
 def aws_cli(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     """The AWS CLI v2. Debian's 2.9.19 predates AWS_ENDPOINT_URL_STS: the endpoint is passed."""
-    _require(AWS_CLI, "the AWS CLI v2")
+    require_installed(AWS_CLI, "the AWS CLI v2")
     return subprocess.run(
         [AWS_CLI, *args, "--endpoint-url", world.sts.url, "--region", "us-east-1"],
         env={**world.env, "AWS_PAGER": ""},
@@ -54,8 +46,8 @@ def aws_whoami(world: World, profile: str = "prod") -> dict[str, str]:
 
 def js(world: World, *args: str, profile: str = "prod") -> subprocess.CompletedProcess[str]:
     """tests/js/whoami.mjs: the JavaScript SDK v3 with AWS_PROFILE, as its users run it."""
-    _require(shutil.which("node") or "node", "Node.js")
-    _require(JS_DIR / "node_modules" / "@aws-sdk" / "client-sts", "the JavaScript SDK v3")
+    require_installed(shutil.which("node") or "node", "Node.js")
+    require_installed(JS_DIR / "node_modules" / "@aws-sdk" / "client-sts", "the JavaScript SDK v3")
     return subprocess.run(
         ["node", str(JS_DIR / "whoami.mjs"), *args],
         cwd=JS_DIR,
@@ -76,7 +68,7 @@ def js_whoami(world: World, *args: str) -> dict[str, str]:
 
 
 def test_aws_cli_is_version_2() -> None:
-    _require(AWS_CLI, "the AWS CLI v2")
+    require_installed(AWS_CLI, "the AWS CLI v2")
     done = subprocess.run([AWS_CLI, "--version"], capture_output=True, text=True, timeout=30)
     assert done.stdout.startswith("aws-cli/2."), done.stdout + done.stderr
 
@@ -138,10 +130,7 @@ def test_never_closed_stdin_without_terminal_or_mfa_process_fails_at_once(
 ) -> None:
     """Started as the Java (pipe) and JavaScript (socketpair) SDKs start it: stdin open and
     never written to or closed, no controlling terminal, no credproc_mfa_process, no cache."""
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-    )
+    world.standard_config(mfa_process=None)
     child_end, our_end = _open_stdin(stdin)
     started = time.monotonic()
     try:
@@ -181,7 +170,7 @@ def test_never_closed_stdin_without_terminal_or_mfa_process_fails_at_once(
 
 def _config_with_typo(world: World) -> None:
     """Profile `typo` names a profile that does not exist in its credential_process line."""
-    world.config("[profile typo]\ncredential_process = {credproc} --profile no-such-profile\n")
+    world.config(section("typo", credential_process="{credproc} --profile no-such-profile"))
 
 
 # credproc's own line, whole: it names the profile and ends with its fix in brackets

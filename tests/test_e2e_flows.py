@@ -8,19 +8,13 @@ import time
 
 import pytest
 
-from tests.conftest import BASE_KEY_ID, DEVICE, PYTHON, World
+from tests.conftest import BASE_KEY_ID, COUNTING, DEVICE, PYTHON, ROLE, World, section
 
-
-def role_profile(extra: str = "") -> str:
-    return (
-        "[profile base]\nregion = us-east-1\n[profile prod-mfa]\nrole_arn = {role}\n"
-        "source_profile = base\nmfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
-        + extra
-    )
+ROLE_WITHOUT_MFA = section("r", role_arn=ROLE, source_profile="base")
 
 
 def test_output_is_the_credential_process_format(world: World) -> None:
-    world.config(role_profile())
+    world.standard_config()
     out = world.serve()
     assert set(out) == {
         "Version",
@@ -36,7 +30,7 @@ def test_output_is_the_credential_process_format(world: World) -> None:
 
 
 def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None:
-    world.config(role_profile())
+    world.standard_config()
     world.serve()
     done = subprocess.run(
         [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", "prod-mfa"],
@@ -61,11 +55,12 @@ def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None
 
 
 def test_second_role_of_the_same_device_needs_no_new_code(world: World) -> None:
-    world.config(
-        role_profile(
-            "[profile other]\nrole_arn = arn:aws:iam::123456789012:role/Other\n"
-            "source_profile = base\n"
-            "mfa_serial = {device}\n"
+    world.standard_config(
+        section(
+            "other",
+            role_arn="arn:aws:iam::123456789012:role/Other",
+            source_profile="base",
+            mfa_serial=DEVICE,
         )
     )
     world.serve("prod-mfa")
@@ -77,11 +72,11 @@ def test_second_role_of_the_same_device_needs_no_new_code(world: World) -> None:
 
 
 def test_no_mfa_session_assumes_the_role_with_the_code(world: World) -> None:
-    world.config(
-        role_profile(
-            "credproc_mfa_session = false\nexternal_id = ext-1\n"
-            "role_session_name = alice\nduration_seconds = 7200\n"
-        )
+    world.standard_config(
+        credproc_mfa_session="false",
+        external_id="ext-1",
+        role_session_name="alice",
+        duration_seconds="7200",
     )
     world.serve()
     assert world.sts.actions() == ["AssumeRole"]
@@ -95,7 +90,7 @@ def test_no_mfa_session_assumes_the_role_with_the_code(world: World) -> None:
 
 
 def test_long_duration_role_is_assumed_directly_with_the_code(world: World) -> None:
-    world.config(role_profile("duration_seconds = 43200\n"))
+    world.standard_config(duration_seconds="43200")
     out = world.serve()
     assert world.sts.actions() == ["AssumeRole"]
     assert world.sts.calls[0]["DurationSeconds"] == "43200" and world.sts.calls[0]["TokenCode"]
@@ -105,8 +100,12 @@ def test_long_duration_role_is_assumed_directly_with_the_code(world: World) -> N
 def test_mfa_without_role_serves_the_mfa_session(world: World) -> None:
     world.credentials_file.write_text(world.credentials_file.read_text().replace("[base]", "[me]"))
     world.config(
-        "[profile me]\nmfa_serial = {device}\ncredproc_mfa_process = {mfa_process}\n"
-        "credproc_session_duration = 7200\n"
+        section(
+            "me",
+            mfa_serial=DEVICE,
+            credproc_mfa_process=COUNTING,
+            credproc_session_duration="7200",
+        )
     )
     out = world.serve("me")
     assert world.sts.actions() == ["GetSessionToken"]
@@ -116,30 +115,26 @@ def test_mfa_without_role_serves_the_mfa_session(world: World) -> None:
 
 
 def test_role_without_mfa_needs_no_code(world: World) -> None:
-    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    world.config(ROLE_WITHOUT_MFA)
     world.serve("r")
     assert world.sts.actions() == ["AssumeRole"] and "TokenCode" not in world.sts.calls[0]
     assert world.prompts() == 0
 
 
 def test_endpoint_url_in_the_profile_is_used(world: World) -> None:
-    world.config(
-        "[profile r]\nrole_arn = {role}\nsource_profile = base\nendpoint_url = "
-        + world.sts.url
-        + "\n"
-    )
+    world.config(section("r", role_arn=ROLE, source_profile="base", endpoint_url=world.sts.url))
     world.serve("r", env={"AWS_ENDPOINT_URL_STS": ""})
     assert world.sts.actions() == ["AssumeRole"]
 
 
 def test_global_endpoint_variable_is_used(world: World) -> None:
-    world.config("[profile r]\nrole_arn = {role}\nsource_profile = base\n")
+    world.config(ROLE_WITHOUT_MFA)
     world.serve("r", env={"AWS_ENDPOINT_URL_STS": "", "AWS_ENDPOINT_URL": world.sts.url})
     assert world.sts.actions() == ["AssumeRole"]
 
 
 def test_login_renews_now_and_prints_expiry_without_secrets(world: World) -> None:
-    world.config(role_profile())
+    world.standard_config()
     out = world.serve()
     done = world.run("login", "--profile", "prod-mfa")
     assert done.returncode == 0, done.stderr
@@ -191,21 +186,21 @@ def test_failures_are_one_line_with_a_fix_and_a_documented_exit_code(
 
 
 def test_no_way_to_ask_names_login_and_mfa_process(world: World) -> None:
-    world.config("[profile a]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n")
-    _, line = failure(world, "a")
-    assert "credproc login --profile a" in line and "credproc_mfa_process" in line
+    world.standard_config(mfa_process=None)
+    _, line = failure(world, "prod-mfa")
+    assert "credproc login --profile prod-mfa" in line and "credproc_mfa_process" in line
     assert world.sts.calls == []
 
 
 def test_access_denied_is_reported_with_the_role(world: World) -> None:
-    world.config(role_profile())
+    world.standard_config()
     world.sts.faults.deny = "User is not authorized to perform: sts:AssumeRole"
     returncode, line = failure(world)
     assert returncode == 6 and "not authorized" in line
 
 
 def test_unreachable_endpoint_names_it(world: World) -> None:
-    world.config(role_profile())
+    world.standard_config()
     returncode, line = failure(world, env={"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"})
     assert returncode == 7 and "http://127.0.0.1:9" in line
 

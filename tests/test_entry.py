@@ -9,22 +9,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from credproc import cache, entry
+from credproc.entry import ROLE, SESSION, USED_CODES, CacheEntry, Credentials
 from tests.conftest import World
 
 KEY = bytes(range(32))
 NAME = "0123456789abcdef0123456789abcdef"
-PAYLOAD = {"kind": "role", "credentials": {"access_key_id": "ASIAEXAMPLE", "expiration": 1}}
+RECORD = CacheEntry(
+    ROLE,
+    profile="prod-mfa",
+    role_arn="arn:aws:iam::123456789012:role/Admin",
+    credentials=Credentials("ASIAEXAMPLE", "secret", "token", 1795716245, "123456789012"),
+)
 
 
 def sealed() -> bytes:
-    return entry.seal(KEY, NAME, PAYLOAD)
+    return entry.seal(KEY, NAME, RECORD)
 
 
 def test_a_sealed_entry_opens_with_its_key_under_its_name() -> None:
     blob = sealed()
-    assert entry.unseal(KEY, NAME, blob) == PAYLOAD
+    assert entry.unseal(KEY, NAME, blob) == RECORD
     assert blob[:4] == b"CPE\x01"
     assert b"ASIAEXAMPLE" not in blob
     assert sealed()[4:16] != blob[4:16]  # a fresh nonce every time
@@ -84,10 +91,58 @@ def test_an_entry_copied_under_another_name_does_not_open() -> None:
         entry.unseal(KEY, "f" * 32, sealed())
 
 
-def test_an_authentic_payload_that_is_not_a_record_is_rejected() -> None:
-    blob = entry.seal(KEY, NAME, ["not", "a", "record"])  # type: ignore[arg-type]
-    with pytest.raises(entry.InvalidEntry, match="holds no record"):
-        entry.unseal(KEY, NAME, blob)
+def test_every_kind_of_record_round_trips() -> None:
+    used = CacheEntry(USED_CODES, mfa_serial="arn:aws:iam::1:mfa/a", used_codes=(("ab", 1.5),))
+    session = RECORD._replace(kind=SESSION, role_arn="", mfa_serial="arn:aws:iam::1:mfa/a")
+    for record in (RECORD, session, used):
+        assert entry.unseal(KEY, NAME, entry.seal(KEY, NAME, record)) == record
+
+
+def seal_json(text: str) -> bytes:
+    """An authentic blob (this key, this name, this version) around any JSON text."""
+    header, nonce = b"CPE\x01", os.urandom(12)
+    return header + nonce + AESGCM(KEY).encrypt(nonce, text.encode(), header + NAME.encode())
+
+
+def as_json(**changes: object) -> str:
+    """RECORD as the JSON inside an entry, with fields changed or added."""
+    return json.dumps({**entry._to_json(RECORD), **changes}, separators=(",", ":"))
+
+
+def with_credentials(**changes: object) -> str:
+    assert RECORD.credentials is not None
+    return as_json(credentials={**RECORD.credentials._asdict(), **changes})
+
+
+GOOD_JSON = as_json()
+FORGED = {
+    "a list": '["not", "a", "record"]',
+    "a field missing": GOOD_JSON.replace('"mfa_serial":"",', ""),
+    "a field too many": as_json(extra=1),
+    "an unknown kind": as_json(kind="admin"),
+    "a role without credentials": as_json(credentials=None),
+    "codes with credentials": as_json(kind=USED_CODES),
+    "a text expiration": with_credentials(expiration="1795716245"),
+    "a fractional expiration": with_credentials(expiration=1795716245.5),
+    "a true expiration": with_credentials(expiration=True),
+    "a numeric key id": with_credentials(access_key_id=12),
+    "a credential field missing": as_json(credentials={"access_key_id": "ASIAEXAMPLE"}),
+    "a code without its time": as_json(used_codes=[["ab"]]),
+}
+
+
+@pytest.mark.parametrize("forged", FORGED, ids=list(FORGED))
+def test_an_authentic_payload_that_is_not_a_valid_record_is_rejected(forged: str) -> None:
+    text = FORGED[forged]
+    assert text != GOOD_JSON
+    with pytest.raises(entry.InvalidEntry, match="holds no"):
+        entry.unseal(KEY, NAME, seal_json(text))
+    assert entry.unseal(KEY, NAME, seal_json(GOOD_JSON)) == RECORD  # the forging is all
+
+
+def test_an_authentic_payload_that_is_not_json_is_rejected() -> None:
+    with pytest.raises(entry.InvalidEntry, match="does not decrypt"):
+        entry.unseal(KEY, NAME, seal_json(GOOD_JSON[:-1]))
 
 
 def test_a_key_of_the_wrong_size_opens_nothing() -> None:
@@ -97,8 +152,8 @@ def test_a_key_of_the_wrong_size_opens_nothing() -> None:
 
 def test_the_store_reads_damage_as_a_miss(tmp_path: Path) -> None:
     store = cache.Store(cache.private_dir(str(tmp_path / "c")), KEY)
-    assert store.write(NAME, PAYLOAD)
-    assert store.read(NAME) == PAYLOAD
+    assert store.write(NAME, RECORD)
+    assert store.read(NAME) == RECORD
     path = Path(store.path(NAME))
     path.write_bytes(path.read_bytes()[:-1])
     assert store.read(NAME) is None
@@ -131,7 +186,7 @@ def random_bytes(role: Path, _: Path) -> None:
 
 
 def other_key(role: Path, _: Path) -> None:
-    role.write_bytes(entry.seal(os.urandom(32), role.name, {"kind": "role"}))
+    role.write_bytes(entry.seal(os.urandom(32), role.name, RECORD))
 
 
 def future_version(role: Path, _: Path) -> None:
@@ -154,22 +209,11 @@ DAMAGE: dict[str, tuple[Damage, str]] = {
 }
 
 
-def role_and_session(world: World) -> tuple[Path, Path]:
-    store = cache.Store(str(world.cache_dir), world.key_file.read_bytes())
-    kinds = {
-        (store.read(p.name) or {}).get("kind"): p
-        for p in world.cache_dir.iterdir()
-        if "." not in p.name
-    }
-    return kinds["role"], kinds["session"]
-
-
 @pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
-def test_a_damaged_entry_is_a_quiet_miss_and_is_minted_again(world: World, damage: str) -> None:
-    harm, reason = DAMAGE[damage]
-    world.standard_config()
+def test_a_damaged_entry_is_a_quiet_miss_and_is_minted_again(primed: World, damage: str) -> None:
+    world, (harm, reason) = primed, DAMAGE[damage]
     first = world.serve()
-    role, session = role_and_session(world)
+    role, session = world.entry(ROLE), world.entry(SESSION)
 
     harm(role, session)
     world.sts.reset()
@@ -184,6 +228,6 @@ def test_a_damaged_entry_is_a_quiet_miss_and_is_minted_again(world: World, damag
     assert f"warning: cache entry {role.name} {reason}" in verbose.stderr
     assert "treated as a miss" in verbose.stderr and "Traceback" not in verbose.stderr
     assert world.sts.actions() == ["AssumeRole"]
-    assert world.prompts() == 1
+    assert world.prompts() == 1  # the cached MFA session served every renewal
     world.serve()
     assert world.sts.actions() == ["AssumeRole"]  # the re-minted entry is whole again

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from credproc import cache
+from credproc.entry import ROLE, CacheEntry, Credentials
 from tests.conftest import CREDPROC, PYTHON, World
 
 # --- STS: retried, reported, bounded --------------------------------------------------------
@@ -166,7 +167,7 @@ def test_a_small_clock_difference_is_not_blamed(world: World) -> None:
 def test_a_request_sts_would_refuse_is_a_configuration_error_before_any_prompt(
     world: World,
 ) -> None:
-    world.standard_config("external_id = x\n")  # STS wants 2 to 1224 characters
+    world.standard_config(external_id="x")  # STS wants 2 to 1224 characters
     code, line = failure(world)
     assert code == 3
     assert "external_id is not 2 to 1224" in line
@@ -272,16 +273,20 @@ def test_a_full_disk_still_gives_credentials(world: World) -> None:
     assert all(name.endswith(".lock") for name in leftovers)  # no temp file left behind
 
 
+# each record says which write it is (role_arn), is padded to a random size (mfa_serial) and
+# carries a checksum of both (the access key id)
 WRITER = """
 import hashlib, random, sys
 from credproc.cache import Store
+from credproc.entry import ROLE, CacheEntry, Credentials
 store = Store(sys.argv[1], bytes.fromhex(sys.argv[2]))
 i = 0
 while True:
     name = "%032x" % (i % 4)
     pad = "x" * random.randrange(0, 20000)
     check = hashlib.sha256(f"{name}:{i}:{pad}".encode()).hexdigest()
-    assert store.write(name, {"name": name, "i": i, "pad": pad, "check": check})
+    creds = Credentials(check, "secret", "token", 2000000000)
+    assert store.write(name, CacheEntry(ROLE, name, str(i), pad, creds))
     if i == 3:
         print("ready", flush=True)
     i += 1
@@ -305,18 +310,35 @@ def test_a_writer_killed_at_any_instant_leaves_only_whole_entries(tmp_path: Path
         writer.wait()
         assert store.names() == [f"{n:032x}" for n in range(4)]
         for name in store.names():
-            payload = store.read(name)
-            assert payload is not None, f"entry {name} is damaged"
-            digest = f"{name}:{payload['i']}:{payload['pad']}".encode()
-            assert payload["name"] == name
-            assert payload["check"] == hashlib.sha256(digest).hexdigest()
-            seen.add(payload["i"])
+            record = store.read(name)
+            assert record is not None and record.credentials, f"entry {name} is damaged"
+            digest = f"{name}:{record.role_arn}:{record.mfa_serial}".encode()
+            assert record.profile == name
+            assert record.credentials.access_key_id == hashlib.sha256(digest).hexdigest()
+            seen.add(int(record.role_arn))
     temps = [p for p in folder.iterdir() if p.name.endswith(cache.TEMP_SUFFIX)]
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in folder.iterdir())
     store.sweep(older_than=0)
     assert sorted(p.name for p in folder.iterdir()) == store.names()
     assert len(seen) > 4, "the writer was always killed at the same place"
     print(f"{len(temps)} temp files left by kills")
+
+
+def test_the_next_write_sweeps_what_a_killed_writer_left_but_not_a_write_under_way(
+    tmp_path: Path,
+) -> None:
+    store = cache.Store(cache.private_dir(str(tmp_path / "c")), os.urandom(32))
+    left = Path(store.path("a" * 32 + ".4242.0badcafe" + cache.TEMP_SUFFIX))
+    under_way = Path(store.path("a" * 32 + ".4343.0ddba11" + cache.TEMP_SUFFIX))
+    for temp in (left, under_way):
+        temp.write_bytes(b"half an entry")
+    long_ago = time.time() - cache.STALE_TEMP_SECONDS - 1
+    os.utime(left, (long_ago, long_ago))
+    creds = Credentials("ASIAEXAMPLE", "secret", "token", 2000000000)
+    assert store.write("b" * 32, CacheEntry(ROLE, credentials=creds))
+    assert not left.exists()
+    assert under_way.exists()
+    assert store.names() == ["b" * 32]
 
 
 # --- the caller that stopped listening ------------------------------------------------------

@@ -13,13 +13,9 @@ from tests.prompt_session import Session, count, token_codes
 PROGRAM = ROOT / "tests" / "mfa_program.py"
 
 
-def process_config(world: World, mode: str, args: str = "", extra: str = "") -> None:
-    command = f"{PYTHON} {PROGRAM} {world.state} {mode} {args}".strip()
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        f"credproc_mfa_process = {command}\n{extra}"
-    )
+def process_config(world: World, mode: str, args: str = "") -> None:
+    """credproc_mfa_process is tests/mfa_program.py in `mode`."""
+    world.standard_config(mfa_process=f"{PYTHON} {PROGRAM} {world.state} {mode} {args}".strip())
 
 
 def calls(world: World) -> int:
@@ -100,10 +96,7 @@ def test_a_program_that_hangs_is_stopped_at_the_prompt_timeout(world: World) -> 
 
 
 def test_a_missing_program_is_a_configuration_error(world: World) -> None:
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        "credproc_mfa_process = /nonexistent/ykman oath accounts code --single aws\n"
-    )
+    world.standard_config(mfa_process="/nonexistent/ykman oath accounts code --single aws")
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 3
     assert "/nonexistent/ykman not found" in done.stderr
@@ -113,10 +106,7 @@ def test_a_script_without_a_shebang_line_is_a_configuration_error(world: World) 
     script = world.root / "aws-code"
     script.write_text("echo 123456\n")  # runs in a shell, but exec() refuses it: ENOEXEC
     script.chmod(0o755)
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        f"credproc_mfa_process = {script}\n"
-    )
+    world.standard_config(mfa_process=str(script))
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 3 and done.stdout == ""
     [line] = done.stderr.splitlines()
@@ -125,10 +115,10 @@ def test_a_script_without_a_shebang_line_is_a_configuration_error(world: World) 
 
 
 def test_the_program_gets_no_aws_secrets(world: World) -> None:
-    world.config(
-        "[profile prod-mfa]\nrole_arn = {role}\ncredential_source = Environment\n"
-        "mfa_serial = {device}\n"
-        f"credproc_mfa_process = {PYTHON} {PROGRAM} {world.state} env\n"
+    world.standard_config(
+        source_profile=None,
+        credential_source="Environment",
+        credproc_mfa_process=f"{PYTHON} {PROGRAM} {world.state} env",
     )
     env = {"AWS_ACCESS_KEY_ID": BASE_KEY_ID, "AWS_SECRET_ACCESS_KEY": BASE_SECRET}
     world.serve(env=env)

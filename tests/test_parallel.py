@@ -16,7 +16,7 @@ import pytest
 
 from credproc import lock
 from credproc.errors import MfaUnavailable
-from tests.conftest import CREDPROC, PYTHON, ROOT, World
+from tests.conftest import COUNTING, CREDPROC, PROD_MFA, PYTHON, ROOT, World, section
 
 READ_ONLY_ROLE = "arn:aws:iam::123456789012:role/ReadOnly"
 
@@ -39,15 +39,10 @@ def finish(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, str,
     return proc.returncode, out, err
 
 
-def two_roles_config(world: World, mfa_process: str | None = None) -> None:
+def two_roles_config(world: World, mfa_process: str = COUNTING) -> None:
     """prod-mfa (Admin) and readonly-mfa (ReadOnly): one device, one source, two roles."""
-    world.config(
-        "[profile base]\nregion = us-east-1\n"
-        f"credproc_mfa_process = {mfa_process or world.mfa_process}\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n\n"
-        f"[profile readonly-mfa]\nrole_arn = {READ_ONLY_ROLE}\nsource_profile = base\n"
-        "mfa_serial = {device}\n"
-    )
+    readonly = section("readonly-mfa", **{**PROD_MFA, "role_arn": READ_ONLY_ROLE})
+    world.standard_config(readonly, mfa_process=mfa_process)
 
 
 def holding_probe(world: World, seconds: float) -> str:
@@ -101,9 +96,7 @@ def test_two_roles_of_one_device_started_together_share_one_prompt(world: World)
 
 
 def test_killing_the_holder_mid_prompt_lets_the_next_caller_proceed(world: World) -> None:
-    world.standard_config()
-    config = world.config_file.read_text()
-    world.config_file.write_text(config.replace(world.mfa_process, holding_probe(world, 60)))
+    world.standard_config(mfa_process=holding_probe(world, 60))
     holder = start(world, "--profile", "prod-mfa")
     holder_pid, program_pid = wait_for_holder(world, holder)
     waiter = start(world, "--profile", "prod-mfa")

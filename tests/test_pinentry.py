@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,10 @@ from typing import Any
 import pytest
 
 from credproc.errors import CredprocError, MfaCancelled, MfaUnavailable, NoPrompt
-from credproc.plan import Settings
-from credproc.prompt import CodeRequest
+from credproc.profiles import Settings
 from credproc.prompt.pinentry import LINE_LIMIT, converse, escape, unescape
-from credproc.terminal import PromptTimedOut
-from tests.conftest import DEVICE, PYTHON, ROLE, ROOT, World
+from credproc.prompt.request import CodeRequest, PromptTimedOut
+from tests.conftest import DEVICE, PYTHON, ROLE, ROOT, World, require_installed
 from tests.prompt_session import Session, count, token_codes
 
 PEER = ROOT / "tests" / "assuan_peer.py"
@@ -174,7 +172,7 @@ def test_a_peer_that_never_answers_times_out(tmp_path: Path, mode: str) -> None:
 
 def test_a_pinentry_killed_mid_question_does_not_leave_the_terminal_raw(world: World) -> None:
     peer = Peer(world.root, "rawhang")
-    pinentry_config(world, str(peer.program), "credproc_prompt = pinentry\n")
+    pinentry_config(world, str(peer.program), credproc_prompt="pinentry")
     session = Session(world, "--profile", "prod-mfa", env={"CREDPROC_PROMPT_TIMEOUT": "0.5"})
     assert session.finish(timeout=15) == 4
     assert "no MFA code typed within 0.5 s" in session.stderr()
@@ -195,12 +193,8 @@ def test_the_pinentry_gets_no_aws_secrets(tmp_path: Path, monkeypatch: pytest.Mo
 # credproc end to end, with no terminal: the scripted peer stands for a graphical pinentry
 
 
-def pinentry_config(world: World, program: str, extra: str = "") -> None:
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        f"credproc_pinentry = {program}\n{extra}"
-    )
+def pinentry_config(world: World, program: str, **prod_mfa: str) -> None:
+    world.standard_config(mfa_process=None, credproc_pinentry=program, **prod_mfa)
 
 
 def test_auto_uses_pinentry_in_a_graphical_session_without_terminal(world: World) -> None:
@@ -221,14 +215,14 @@ def test_auto_without_display_or_terminal_does_not_run_pinentry(world: World) ->
 
 def test_environment_forces_pinentry_over_the_config(world: World) -> None:
     peer = Peer(world.root, "ok")
-    pinentry_config(world, str(peer.program), "credproc_prompt = tty\n")
+    pinentry_config(world, str(peer.program), credproc_prompt="tty")
     world.serve(env={"CREDPROC_PROMPT": "pinentry"})
     assert token_codes(world) == ["123456"]
 
 
 def test_a_cancel_ends_the_asking_at_once_with_exit_code_5(world: World) -> None:
     peer = Peer(world.root, "cancel")
-    pinentry_config(world, str(peer.program), "credproc_prompt = pinentry\n")
+    pinentry_config(world, str(peer.program), credproc_prompt="pinentry")
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 5 and done.stdout == ""
     assert done.stderr.splitlines() == [
@@ -240,7 +234,7 @@ def test_a_cancel_ends_the_asking_at_once_with_exit_code_5(world: World) -> None
 
 def test_the_pinentry_typo_is_asked_again_with_seterror(world: World) -> None:
     peer = Peer(world.root, "ok", pin="12345")
-    pinentry_config(world, str(peer.program), "credproc_prompt = pinentry\n")
+    pinentry_config(world, str(peer.program), credproc_prompt="pinentry")
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 4 and "after 3 tries" in done.stderr
     assert peer.sent().count("GETPIN") == 3
@@ -253,7 +247,7 @@ def test_the_pinentry_typo_is_asked_again_with_seterror(world: World) -> None:
 def test_forced_pinentry_without_the_program_is_a_configuration_error(
     world: World, setting: str
 ) -> None:
-    pinentry_config(world, setting, "credproc_prompt = pinentry\n")
+    pinentry_config(world, setting, credproc_prompt="pinentry")
     done = world.run("--profile", "prod-mfa")
     assert done.returncode == 3
     [line] = done.stderr.splitlines()
@@ -264,10 +258,10 @@ def test_forced_pinentry_without_the_program_is_a_configuration_error(
 
 
 def real_config(world: World, program: str) -> None:
-    pinentry_config(world, program, "credproc_prompt = pinentry\n")
+    require_installed(program, os.path.basename(program))
+    pinentry_config(world, program, credproc_prompt="pinentry")
 
 
-@pytest.mark.skipif(not os.access(PINENTRY_TTY, os.X_OK), reason="pinentry-tty not installed")
 def test_real_pinentry_tty_asks_on_the_terminal(world: World) -> None:
     real_config(world, PINENTRY_TTY)
     session = Session(world, "--profile", "prod-mfa")
@@ -285,7 +279,6 @@ def test_real_pinentry_tty_asks_on_the_terminal(world: World) -> None:
     assert session.left_terminal_sane()
 
 
-@pytest.mark.skipif(not os.access(PINENTRY_TTY, os.X_OK), reason="pinentry-tty not installed")
 @pytest.mark.parametrize(("keys", "how"), [("\x04", "in pinentry-tty"), ("12\x03", "with Ctrl-C")])
 def test_real_pinentry_tty_cancel_leaves_the_terminal_sane(
     world: World, keys: str, how: str
@@ -301,7 +294,6 @@ def test_real_pinentry_tty_cancel_leaves_the_terminal_sane(
     assert session.left_terminal_sane()
 
 
-@pytest.mark.skipif(not shutil.which(PINENTRY_CURSES), reason="pinentry-curses not installed")
 def test_real_pinentry_curses_runs_headless_in_a_terminal(world: World) -> None:
     real_config(world, PINENTRY_CURSES)
     session = Session(world, "--profile", "prod-mfa", env={"TERM": "xterm"})

@@ -10,7 +10,7 @@ import pexpect
 import pytest
 
 from credproc.errors import MfaCancelled, MfaUnavailable
-from credproc.terminal import WindowsTerminal
+from credproc.prompt.terminal import WindowsTerminal
 from tests.conftest import CREDPROC, DEVICE, PYTHON, World
 from tests.prompt_session import Session, count, direct_roles, token_codes
 
@@ -21,17 +21,8 @@ BOTO3 = (
 )
 
 
-def tty_config(world: World, extra: str = "") -> None:
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        + extra
-        + "\n[profile prod]\ncredential_process = {credproc} --profile prod-mfa\n"
-    )
-
-
 def test_prompt_is_on_the_terminal_once_and_never_on_stdout_or_stderr(world: World) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa")
     session.expect(PROMPT)
     session.type("123456\r")
@@ -45,7 +36,7 @@ def test_prompt_is_on_the_terminal_once_and_never_on_stdout_or_stderr(world: Wor
 
 def test_boto3_running_credproc_gets_the_prompt_on_the_terminal(world: World) -> None:
     """botocore pipes credproc's stdout and stderr: the prompt must reach the person anyway."""
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, command=[PYTHON, "-c", BOTO3])
     session.expect(PROMPT)
     session.type("123456\r")
@@ -66,7 +57,7 @@ def test_environment_prompt_setting_beats_the_config(world: World) -> None:
 
 
 def test_typos_are_asked_again_and_the_third_ends_it(world: World) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa")
     for typo in ("12345", "12a456", "1234567"):
         session.expect(PROMPT)
@@ -82,7 +73,7 @@ def test_typos_are_asked_again_and_the_third_ends_it(world: World) -> None:
 
 
 def test_a_typo_then_a_good_code_with_blanks_succeeds(world: World) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa")
     session.expect(PROMPT)
     session.type("12 34\r")
@@ -94,7 +85,7 @@ def test_a_typo_then_a_good_code_with_blanks_succeeds(world: World) -> None:
 
 
 def test_a_code_sts_rejects_is_asked_again(world: World) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa")
     session.expect(PROMPT)
     session.type("000000\r")
@@ -127,7 +118,7 @@ def test_a_code_used_lately_for_the_device_is_never_sent_again(world: World) -> 
 def test_ctrl_c_and_ctrl_d_cancel_at_once_and_leave_the_terminal_sane(
     world: World, keys: str, how: str
 ) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa")
     session.expect(PROMPT)
     session.type(keys)
@@ -140,7 +131,7 @@ def test_ctrl_c_and_ctrl_d_cancel_at_once_and_leave_the_terminal_sane(
 
 
 def test_no_answer_ends_with_a_clear_error_when_the_prompt_times_out(world: World) -> None:
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     session = Session(world, "--profile", "prod-mfa", env={"CREDPROC_PROMPT_TIMEOUT": "1"})
     session.expect(PROMPT)
     started = time.monotonic()
@@ -152,7 +143,7 @@ def test_no_answer_ends_with_a_clear_error_when_the_prompt_times_out(world: Worl
 
 
 def test_forced_tty_without_a_terminal_fails_fast_naming_login(world: World) -> None:
-    tty_config(world, "credproc_prompt = tty\n")
+    world.standard_config(mfa_process=None, credproc_prompt="tty")
     started = time.monotonic()
     done = world.run("--profile", "prod-mfa")
     assert time.monotonic() - started < 5
@@ -227,7 +218,7 @@ def test_two_processes_on_one_terminal_end_within_their_prompt_timeout(world: Wo
 RACE = """
 import os, select, threading
 from credproc.errors import MfaUnavailable
-from credproc.terminal import open_terminal
+from credproc.prompt.terminal import open_terminal
 
 real_select, other = select.select, os.open("/dev/tty", os.O_RDONLY)
 def select_then_lose_the_line(*args):
@@ -264,7 +255,7 @@ def test_a_line_another_process_read_first_leaves_a_wait_that_still_ends(world: 
 def test_a_background_job_does_not_stop_and_fails_fast_without_a_prompt(world: World) -> None:
     """`aws ... &` in a shell: /dev/tty opens, but reading or flushing it would stop the job
     with SIGTTIN/SIGTTOU; a process outside the terminal's foreground must not ask there."""
-    tty_config(world)
+    world.standard_config(mfa_process=None)
     background = (
         "import os, sys; os.setpgid(0, 0);"  # its own process group: not the foreground one
         f"os.execv({CREDPROC!r}, [{CREDPROC!r}, '--profile', 'prod-mfa'])"

@@ -8,8 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from credproc import cache
-from tests.conftest import BASE_KEY_ID, BASE_SECRET, PYTHON, ROOT, World
+from credproc.entry import ROLE, SESSION, USED_CODES
+from tests.conftest import BASE_KEY_ID, BASE_SECRET, PROD_MFA, PYTHON, ROOT, World, section
 
 # what the MFA program answers, in order: distinctive codes
 ANSWERS = ["913572", "857391", "246813", "975310", "682049", "730615", "594827"]
@@ -19,13 +19,13 @@ REJECTED = ANSWERS[2]
 def test_no_secret_reaches_stderr_files_or_a_child_environment(world: World) -> None:
     dump = world.root / "mfa-env.jsonl"
     probe = f"{PYTHON} {ROOT / 'tests' / 'mfa_probe.py'} {world.state} --dump-env {dump}"
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        f"credproc_mfa_process = {probe}\n\n"
-        "[profile from-env]\nrole_arn = {role}\ncredential_source = Environment\n"
-        f"mfa_serial = {{device}}\ncredproc_mfa_process = {probe}\n"
+    from_env = section(
+        "from-env",
+        **{**PROD_MFA, "source_profile": None},
+        credential_source="Environment",
+        credproc_mfa_process=probe,  # no source_profile: the settings of base are not found
     )
+    world.standard_config(from_env, mfa_process=probe)
     world.answers(*ANSWERS)
     world.sts.faults.invalid_codes.add(REJECTED)
     stderr: list[str] = []
@@ -59,14 +59,13 @@ def test_no_secret_reaches_stderr_files_or_a_child_environment(world: World) -> 
     assert login.returncode == 0 and status.returncode == 0 and status_json.returncode == 0
     assert failed.returncode == 6 and failed_quiet.returncode == 6 and unreachable.returncode == 7
 
-    store = cache.Store(str(world.cache_dir), world.key_file.read_bytes())
-    cached = [store.read(p.name) for p in world.cache_dir.iterdir() if "." not in p.name]
-    minted = [p["credentials"] for p in cached if p and "credentials" in p]
-    assert {p["kind"] for p in cached if p} >= {"session", "role", "used-codes"}
+    cached = [record for _, record in world.entries() if record]
+    assert {record.kind for record in cached} >= {SESSION, ROLE, USED_CODES}
     assert world.prompts() == len(ANSWERS)
     secrets = {BASE_KEY_ID, BASE_SECRET, *ANSWERS}
-    for creds in minted:  # the MFA sessions were never printed anywhere
-        secrets |= {creds["access_key_id"], creds["secret_access_key"], creds["session_token"]}
+    for record in cached:  # the MFA sessions were never printed anywhere
+        if record.credentials:
+            secrets |= set(record.credentials[:3])
     for out in printed:
         secrets |= {out["AccessKeyId"], out["SecretAccessKey"], out["SessionToken"]}
     sent = {call["TokenCode"] for call in world.sts.calls if "TokenCode" in call}

@@ -67,12 +67,8 @@ def test_pyz_runs_on_plain_python3_and_keeps_its_bytecode(world: World, pyz: Pat
 def test_pyz_as_credential_process_asks_once_then_serves_from_cache(
     world: World, pyz: Path
 ) -> None:
-    world.config(
-        "[profile base]\nregion = us-east-1\n\n"
-        "[profile prod-mfa]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
-        "credproc_mfa_process = {mfa_process}\n\n"
-        f"[profile prod]\ncredential_process = python3 {pyz} --profile prod-mfa\n"
-    )
+    world.credproc = f"python3 {pyz}"
+    world.standard_config()
     plain = {"PATH": PLAIN_PATH}
     first = world.boto3(env=plain)
     assert first["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/Admin/")

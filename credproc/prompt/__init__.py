@@ -1,69 +1,51 @@
-"""Asking for the MFA code: one module per way of asking, and the `auto` policy in one place.
-
-Each module (tty, pinentry, process) has `ask(request, problem) -> str`, and says with
-`REPEATS_CODES` whether asking again within a TOTP step gives the same code back (a
-program does, a person waits for the next one by themselves).
+"""Asking for the MFA code: the registry of ways to ask, the `auto` policy, and the asking
+itself (re-asked on a typo, a code used lately, or a code AWS rejected), with the words a
+person reads. One module per way of asking: tty, pinentry, process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from credproc import log
-from credproc.errors import ConfigError, MfaUnavailable, NoPrompt
-from credproc.plan import Settings
-from credproc.terminal import PromptTimedOut, open_terminal, timed_out
+from credproc import rules
+from credproc.errors import CodeRejected, ConfigError, MfaUnavailable
+from credproc.profiles import Settings
+from credproc.prompt import pinentry, process, tty
+from credproc.prompt.request import (
+    Ask,
+    CodeRequest,
+    PromptTimedOut,
+    no_prompt,
+    normalize,
+    timed_out,
+)
+from credproc.prompt.terminal import open_terminal, tell
 
-TRIES = 3
-TOTP_STEP = 30  # seconds a TOTP code is shown for (RFC 6238's default, used by every MFA app)
-DEFAULT_TIMEOUT = 120.0
-METHODS = ("tty", "pinentry", "process")
-TERMINAL_PINENTRIES = ("pinentry-tty", "pinentry-curses")
 NOT_A_CODE = "that was not a 6-digit code, try again"
 ALREADY_USED = "code already used, waiting for the next one"
+REJECTED = "AWS did not accept that code, try the next one"
+NO_TERMINAL = "there is no terminal to ask in"
+NONE = "none"  # what `choose` answers when nothing can ask
+
+T = TypeVar("T")
 
 
-class CodeRequest(NamedTuple):
-    profile: str  # the profile credproc was asked for
-    mfa_serial: str
-    role_arn: str  # "" for an MFA session
-    settings: Settings
-    timeout: float
-
-    def describe(self) -> str:
-        what = f"role {self.role_arn}" if self.role_arn else "an MFA session"
-        return f"profile {self.profile}, {what}, device {self.mfa_serial}"
+class Method(NamedTuple):
+    ask: Ask
+    repeats_codes: bool  # asked again within a TOTP step, it gives the same code back
 
 
-# (request, problem with the previous answer or "") -> what the person or program gave
-Ask = Callable[[CodeRequest, str], str]
-
-
-def prompt_timeout() -> float:
-    raw = os.environ.get("CREDPROC_PROMPT_TIMEOUT", "").strip()
-    try:
-        seconds = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < 1e6:
-        raise ConfigError(
-            f"CREDPROC_PROMPT_TIMEOUT={raw} is not a positive number of seconds",
-            "set it to e.g. 120",
-        )
-    return seconds
-
-
-def pinentry_program(settings: Settings) -> str:
-    """The pinentry to run (credproc_pinentry, else `pinentry` on PATH), or "" if none."""
-    return shutil.which(os.path.expanduser(settings.pinentry or "pinentry")) or ""
+METHODS: dict[str, Method] = {
+    "tty": Method(tty.ask, repeats_codes=False),  # a person waits for the next code
+    "pinentry": Method(pinentry.ask, repeats_codes=False),
+    "process": Method(process.ask, repeats_codes=True),  # a program prints the same code
+}
 
 
 def graphical() -> bool:
@@ -73,28 +55,21 @@ def graphical() -> bool:
     )
 
 
-def shows_windows(program: str) -> bool:
-    """False for the pinentry flavours that only draw on a terminal: without one, they
-    answer "cancelled" or fail, which would hide the real problem (no way to ask)."""
-    name = os.path.basename(os.path.realpath(program))
-    return name not in TERMINAL_PINENTRIES
-
-
 def choose(settings: Settings) -> str:
-    """The way of asking: CREDPROC_PROMPT, then credproc_prompt, then the `auto` order.
-
-    "none" when nothing can ask; CodeSource turns that into a NoPrompt.
-    """
+    """The way of asking: CREDPROC_PROMPT, then credproc_prompt, then the `auto` order;
+    NONE when nothing can ask here."""
     env = os.environ.get("CREDPROC_PROMPT", "").strip()
     method, origin = (env, "CREDPROC_PROMPT") if env else (settings.prompt, "credproc_prompt")
-    if method not in ("auto", *METHODS):
-        raise ConfigError(f"{origin}={method} is not known", "use auto, tty, pinentry or process")
+    if method not in rules.PROMPT_SETTINGS:
+        raise ConfigError(
+            f"{origin}={method} is not known", "use " + ", ".join(rules.PROMPT_SETTINGS)
+        )
     if method == "process" and not settings.mfa_process:
         raise ConfigError(
             f"{origin} = process but credproc_mfa_process is not set",
             "set credproc_mfa_process to a command that prints the code",
         )
-    if method != "auto":
+    if method != rules.AUTO:
         return method
     if settings.mfa_process:
         return "process"
@@ -102,41 +77,15 @@ def choose(settings: Settings) -> str:
     if terminal is not None:
         terminal.close()
         return "tty"
-    program = pinentry_program(settings)
-    if program and graphical() and shows_windows(program):
+    program = pinentry.program(settings)
+    if program and graphical() and pinentry.shows_windows(program):
         return "pinentry"
-    return "none"
-
-
-def no_prompt(profile: str, why: str) -> NoPrompt:
-    return NoPrompt(
-        f"profile {profile} needs an MFA code and {why}",
-        f"run `credproc login --profile {profile}` in a terminal, "
-        "or set credproc_mfa_process to a command that prints the code",
-    )
-
-
-def notice(text: str) -> None:
-    """A line for the person on the terminal (never on stdout/stderr, which SDKs capture)."""
-    terminal = open_terminal()
-    if terminal is None:
-        log.debug(text)
-        return
-    try:
-        terminal.write(f"credproc: {text}\n")
-    finally:
-        terminal.close()
-
-
-def normalize(answer: str) -> str | None:
-    """Six digits, spaces allowed between them; anything else is a typo."""
-    code = "".join(answer.split())
-    return code if len(code) == 6 and code.isascii() and code.isdigit() else None
+    return NONE
 
 
 def seconds_to_next_code(now: float) -> float:
     """From `now` to one second into the next TOTP step, when a program shows a new code."""
-    return TOTP_STEP - now % TOTP_STEP + 1
+    return rules.TOTP_STEP - now % rules.TOTP_STEP + 1
 
 
 def not_asking(seconds: float) -> AbstractContextManager[None]:
@@ -145,8 +94,8 @@ def not_asking(seconds: float) -> AbstractContextManager[None]:
 
 class CodeSource:
     """Codes for one device, re-asked on a typo, a code used lately, or a rejection by STS;
-    at most TRIES answers in all, all within one prompt timeout from the first ask (so that
-    processes waiting for this one's lock wait long enough). A cancel ends the asking at once.
+    at most MFA_TRIES answers in all, all within one prompt timeout from the first ask (so
+    that processes waiting for this one's lock wait long enough). A cancel ends it at once.
     """
 
     def __init__(
@@ -184,29 +133,39 @@ class CodeSource:
             raise exc.within(self.request.timeout) from None
 
     def next(self, problem: str = "") -> str:
-        if self.name == "none":
-            raise no_prompt(self.request.profile, "there is no terminal to ask in")
-        module = importlib.import_module(f"credproc.prompt.{self.name}")
-        ask: Ask = module.ask
-        while self.tries < TRIES:
+        """A well-formed code not sent lately, asking with `problem` shown first."""
+        if self.name == NONE:
+            raise no_prompt(self.request.profile, NO_TERMINAL)
+        method = METHODS[self.name]
+        while self.tries < rules.MFA_TRIES:
             self.tries += 1
-            code = normalize(self._ask(ask, problem))
+            code = normalize(self._ask(method.ask, problem))
             if code is None:
                 problem = NOT_A_CODE
                 continue
             if not self.claim(code):
                 problem = ALREADY_USED
                 # a program prints the same code until the next step: wait for it, and say so
-                if module.REPEATS_CODES and self.tries < TRIES:
+                if method.repeats_codes and self.tries < rules.MFA_TRIES:
                     wait = seconds_to_next_code(self.clock())
                     if wait >= self._left():  # the next code comes too late: fail now
                         raise timed_out(self.request.timeout, "no MFA code")
-                    notice(problem)
+                    tell(problem)
                     self.sleep(wait)
                     problem = ""
                 continue
             return code
         raise MfaUnavailable(
-            f"no usable MFA code for profile {self.request.profile} after {TRIES} tries",
+            f"no usable MFA code for profile {self.request.profile} after {rules.MFA_TRIES} tries",
             f"run `credproc login --profile {self.request.profile}` and type a current code",
         )
+
+    def until_accepted(self, send: Callable[[str], T]) -> T:
+        """What `send` returns for the first code it accepts; it raises CodeRejected for a
+        code AWS refused, and the next code is asked for within the same tries."""
+        problem = ""
+        while True:
+            try:
+                return send(self.next(problem))
+            except CodeRejected:
+                problem = REJECTED

@@ -12,20 +12,19 @@ import math
 import os
 import queue
 import re
+import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from credproc.errors import ConfigError, MfaUnavailable
+from credproc.profiles import Settings
 from credproc.prompt.process import child_env
-from credproc.terminal import cancelled, modes_kept, open_terminal, timed_out
+from credproc.prompt.request import CodeRequest, cancelled, no_prompt, timed_out
+from credproc.prompt.terminal import modes_kept, open_terminal
 
-if TYPE_CHECKING:
-    from credproc.prompt import CodeRequest
-
-REPEATS_CODES = False  # a person waits for the next code by themselves
+TERMINAL_PINENTRIES = ("pinentry-tty", "pinentry-curses")
 LINE_LIMIT = 1000  # bytes in an Assuan line, LF included; a longer one is a protocol error
 SETUP_SECONDS = 10.0  # a pinentry greets and answers setup commands at once
 GRACE_SECONDS = 2.0  # after pinentry's own SETTIMEOUT has passed, before credproc gives up
@@ -35,6 +34,18 @@ GPG_ERR_TIMEOUT = 62
 GPG_ERR_CANCELED = 99
 GPG_ERR_FULLY_CANCELED = 198
 PLAIN_OPTION = re.compile(r"[\w.@+/:-]{1,200}")  # OPTION values are not unescaped: send plain
+
+
+def program(settings: Settings) -> str:
+    """The pinentry to run (credproc_pinentry, else `pinentry` on PATH), or "" if none."""
+    return shutil.which(os.path.expanduser(settings.pinentry or "pinentry")) or ""
+
+
+def shows_windows(program: str) -> bool:
+    """False for the pinentry flavours that only draw on a terminal: without one, they
+    answer "cancelled" or fail, which would hide the real problem (no way to ask)."""
+    name = os.path.basename(os.path.realpath(program))
+    return name not in TERMINAL_PINENTRIES
 
 
 def escape(text: str, budget: int = LINE_LIMIT - 64) -> str:
@@ -156,25 +167,29 @@ class Pinentry:
             elif not (line == b"" or line.startswith((b"#", b"S ")) or line == b"S"):
                 raise self.garbage()
 
+    def _said_bye(self) -> bool:
+        try:
+            self.send("BYE")
+            self.read(time.monotonic() + BYE_SECONDS, self.unavailable(""))
+            return True
+        except MfaUnavailable:
+            return False
+
+    def _gone_within(self, seconds: float) -> bool:
+        try:
+            self.child.wait(seconds)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
     def close(self) -> None:
         """BYE if it waits for a command, then make sure it is gone: terminate (curses
         restores the screen on SIGTERM), then kill."""
-        stops: list[Callable[[], None] | None] = [self.child.terminate, self.child.kill]
-        if self.idle:
-            try:
-                self.send("BYE")
-                self.read(time.monotonic() + BYE_SECONDS, self.unavailable(""))
-                stops.insert(0, None)  # it said goodbye: give it a moment to exit
-            except MfaUnavailable:
-                pass
-        for stop in stops:
-            if stop is not None:
+        if not (self.idle and self._said_bye() and self._gone_within(BYE_SECONDS)):
+            for stop in (self.child.terminate, self.child.kill):
                 stop()
-            try:
-                self.child.wait(BYE_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+                if self._gone_within(BYE_SECONDS):
+                    break
         streams = [self.child.stdin]
         self.pump.join(BYE_SECONDS)
         if not self.pump.is_alive():  # closing under a blocked reader would wait for it
@@ -216,8 +231,6 @@ def setup(request: CodeRequest, problem: str, on_terminal: bool) -> list[str]:
 
 
 def converse(program: str, request: CodeRequest, problem: str, on_terminal: bool) -> str:
-    from credproc.prompt import no_prompt
-
     pinentry = Pinentry(program)
     try:
         seconds = min(SETUP_SECONDS, request.timeout)
@@ -244,10 +257,8 @@ def converse(program: str, request: CodeRequest, problem: str, on_terminal: bool
 
 
 def ask(request: CodeRequest, problem: str) -> str:
-    from credproc.prompt import pinentry_program
-
-    program = pinentry_program(request.settings)
-    if not program:
+    found = program(request.settings)
+    if not found:
         wanted = request.settings.pinentry or "pinentry"
         raise ConfigError(
             f"the MFA prompt is pinentry but {wanted} is not an installed program",
@@ -257,7 +268,7 @@ def ask(request: CodeRequest, problem: str) -> str:
     terminal = open_terminal()
     try:
         with modes_kept(terminal):  # a pinentry killed mid-question leaves raw mode behind
-            return converse(program, request, problem, getattr(terminal, "fd", None) is not None)
+            return converse(found, request, problem, getattr(terminal, "fd", None) is not None)
     finally:
         if terminal is not None:
             terminal.close()

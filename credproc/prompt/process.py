@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-from typing import TYPE_CHECKING
+import sys
 
 from credproc.errors import ConfigError, MfaUnavailable
-from credproc.terminal import cancelled, open_terminal, timed_out
+from credproc.prompt.request import CodeRequest, cancelled, normalize, timed_out
+from credproc.prompt.terminal import open_terminal
 
-if TYPE_CHECKING:
-    from credproc.prompt import CodeRequest
-
-REPEATS_CODES = True  # run again within a TOTP step, a program prints the same code
 SECRET_ENV = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -21,6 +18,8 @@ SECRET_ENV = (
     "AWS_SECURITY_TOKEN",
 )
 FIX = "check credproc_mfa_process by running it by hand"
+# Windows command lines keep their backslashes (paths) and lose only their quotes
+POSIX_WORDS = sys.platform != "win32"
 
 
 def child_env() -> dict[str, str]:
@@ -31,12 +30,12 @@ def child_env() -> dict[str, str]:
 def command_line(command: str) -> list[str]:
     """Split like a POSIX shell would (quotes, backslashes), but nothing runs a shell."""
     try:
-        argv = shlex.split(command, posix=os.name != "nt")
+        argv = shlex.split(command, posix=POSIX_WORDS)
     except ValueError as exc:
         raise ConfigError(
             f"credproc_mfa_process cannot be split: {exc}", "fix its quoting"
         ) from None
-    if os.name == "nt":  # keep backslashes in paths; drop the quotes around words
+    if not POSIX_WORDS:
         argv = [w[1:-1] if len(w) > 1 and w[0] == w[-1] == '"' else w for w in argv]
     if not argv:
         raise ConfigError(
@@ -84,8 +83,6 @@ def _run(argv: list[str], stderr: int, timeout: float) -> subprocess.CompletedPr
 
 
 def ask(request: CodeRequest, problem: str) -> str:
-    from credproc.prompt import normalize
-
     argv = command_line(request.settings.mfa_process)
     terminal = open_terminal()
     try:

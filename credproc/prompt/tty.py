@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from credproc.terminal import open_terminal
-
-if TYPE_CHECKING:
-    from credproc.prompt import CodeRequest
-
-REPEATS_CODES = False  # a person waits for the next code by themselves
+from credproc.prompt.request import CodeRequest, no_prompt
+from credproc.prompt.terminal import open_terminal
 
 
 def ask(request: CodeRequest, problem: str) -> str:
-    from credproc.prompt import no_prompt
-
     terminal = open_terminal()
     if terminal is None:
         raise no_prompt(

@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from credproc.errors import MfaCancelled, MfaUnavailable
+from credproc import log
+from credproc.errors import MfaUnavailable
+from credproc.prompt.request import cancelled, timed_out
 
 LINE_LIMIT = 256  # far more than a code; a longer line is read in full but cut here
 
@@ -27,30 +30,6 @@ class Terminal(Protocol):
     def discard_typeahead(self) -> None: ...
     def read_line(self, timeout: float) -> str: ...
     def close(self) -> None: ...
-
-
-class PromptTimedOut(MfaUnavailable):
-    """`subject` gave no code in time; CodeSource words it again for its whole deadline."""
-
-    def __init__(self, subject: str, seconds: float, fix: str) -> None:
-        super().__init__(f"{subject} within {seconds:g} s", fix)
-        self.subject = subject
-
-    def within(self, seconds: float) -> PromptTimedOut:
-        return PromptTimedOut(self.subject, seconds, self.fix)
-
-
-def timed_out(
-    timeout: float,
-    subject: str = "no MFA code typed",
-    fix: str = "run again, or raise CREDPROC_PROMPT_TIMEOUT",
-) -> PromptTimedOut:
-    return PromptTimedOut(subject, timeout, fix)
-
-
-def cancelled(how: str) -> MfaCancelled:
-    """`how`: e.g. "with Ctrl-C"."""
-    return MfaCancelled(f"MFA prompt cancelled {how}", "run again to retry")
 
 
 class PosixTerminal:
@@ -106,10 +85,10 @@ class PosixTerminal:
 
 
 @contextlib.contextmanager
-def modes_kept(terminal: Terminal | None) -> Iterator[None]:
+def _posix_modes_kept(terminal: Terminal | None) -> Iterator[None]:
     """Put the terminal's modes back afterwards: for a helper (pinentry) that may be killed."""
     fd = getattr(terminal, "fd", None)
-    if fd is None or os.name == "nt":
+    if fd is None:
         yield
         return
     import termios
@@ -203,18 +182,23 @@ class WindowsTerminal:
         pass
 
 
-def open_terminal() -> Terminal | None:
-    """The controlling terminal, or None when the process has none or is not in its
-    foreground (a background job)."""
-    if os.name == "nt":
-        try:
-            import msvcrt
+@contextlib.contextmanager
+def _windows_modes_kept(terminal: Terminal | None) -> Iterator[None]:
+    yield  # the console's modes are never changed by credproc or its helpers
 
-            with open("CONOUT$", "w"):  # no console attached: fails
-                pass
-        except OSError:
-            return None
-        return WindowsTerminal(msvcrt.kbhit, msvcrt.getwch, msvcrt.putwch)  # type: ignore[attr-defined]
+
+def _open_windows_console() -> Terminal | None:
+    try:
+        import msvcrt
+
+        with open("CONOUT$", "w"):  # no console attached: fails
+            pass
+    except OSError:
+        return None
+    return WindowsTerminal(msvcrt.kbhit, msvcrt.getwch, msvcrt.putwch)  # type: ignore[attr-defined]
+
+
+def _open_dev_tty() -> Terminal | None:
     try:
         # O_NONBLOCK: when another process reads the line that woke us both, os.read must
         # not wait for the next one past our deadline
@@ -230,3 +214,25 @@ def open_terminal() -> Terminal | None:
         pass
     os.close(fd)
     return None
+
+
+# The platform is chosen once, here: the controlling terminal, or None when the process has
+# none or is not in its foreground (a background job); and how its modes are kept.
+if sys.platform == "win32":
+    open_terminal = _open_windows_console
+    modes_kept = _windows_modes_kept
+else:
+    open_terminal = _open_dev_tty
+    modes_kept = _posix_modes_kept
+
+
+def tell(text: str) -> None:
+    """A line for the person on the terminal (never on stdout/stderr, which SDKs capture)."""
+    terminal = open_terminal()
+    if terminal is None:
+        log.debug(text)
+        return
+    try:
+        terminal.write(f"credproc: {text}\n")
+    finally:
+        terminal.close()

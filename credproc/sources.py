@@ -1,0 +1,83 @@
+"""The first credentials of a chain that botocore knows how to get (SSO, a credential_process,
+web identity, the environment, instance and container roles), and its errors as credproc's."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import botocore.credentials
+import botocore.exceptions
+import botocore.session
+
+from credproc.entry import Credentials
+from credproc.errors import AwsRefused, AwsUnreachable, ConfigError
+from credproc.plan import CHAIN_ENV, resolving
+from credproc.profiles import Source
+from credproc.sts import connection_reason, one_line
+
+BOTOCORE_PROVIDERS = {
+    "process": "custom-process",
+    "sso": "sso",
+    "web-identity": "assume-role-with-web-identity",
+    "environment": "env",
+    "ec2-metadata": "iam-role",
+    "ecs": "container-role",
+}
+SSO_LOGIN_ERRORS = ("UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError")
+
+
+def load(source: Source, profile: str) -> Credentials:
+    """The source's credentials, for a plan of `profile`."""
+    if source.kind == "environment":
+        # an explicit profile drops the environment from botocore's chain, so ask it directly
+        provider: Any = botocore.credentials.EnvProvider()
+    else:
+        session = botocore.session.Session(profile=source.profile)
+        resolver = botocore.credentials.create_credential_resolver(session)
+        provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
+    outer = os.environ.get(CHAIN_ENV)
+    # seen by a credproc that a source's credential_process runs, and by nothing else
+    os.environ[CHAIN_ENV] = ",".join([*resolving(), profile])
+    try:
+        loaded = provider.load()
+        frozen = loaded.get_frozen_credentials() if loaded else None  # SSO fetches only here
+    except Exception as exc:
+        raise _failed(exc, source) from None
+    finally:
+        if outer is None:
+            del os.environ[CHAIN_ENV]
+        else:
+            os.environ[CHAIN_ENV] = outer
+    if frozen is None:
+        raise ConfigError(
+            f"profile {source.profile} gave no credentials ({source.kind})",
+            f"check profile {source.profile}",
+        )
+    return Credentials(frozen.access_key, frozen.secret_key, frozen.token or "", 0)
+
+
+def _failed(exc: Exception, source: Source) -> Exception:
+    """What went wrong getting a source's credentials, as one of credproc's errors."""
+    name, fix = source.profile, f"check profile {source.profile}"
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return AwsUnreachable(
+            f"cannot reach the credential source of profile {name}: {connection_reason(exc)}",
+            "check the network",
+        )
+    if type(exc).__name__ in SSO_LOGIN_ERRORS:
+        return AwsRefused(
+            f"the SSO login of profile {name} is missing or expired",
+            f"run `aws sso login --profile {name}`",
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        return AwsRefused(
+            f"the credential source of profile {name} refused: "
+            f"{error.get('Code', 'Unknown')}: {one_line(error.get('Message', ''))}",
+            fix,
+        )
+    if isinstance(exc, (botocore.exceptions.BotoCoreError, OSError, ValueError, RuntimeError)):
+        reason = one_line(str(exc) or type(exc).__name__, 200)
+        return ConfigError(f"cannot get the credentials of profile {name}: {reason}", fix)
+    return exc  # not a failure of the source: a bug, reported as one
