@@ -59,17 +59,21 @@ class AwsConfig(NamedTuple):
             ) from None
 
 
+def config_profile(section: str) -> str:
+    """The profile a section of the config file is, or "" (sso-session, services, plugins)."""
+    if section == "default":
+        return "default"
+    if section.startswith("profile ") or section.startswith("profile\t"):
+        return section[len("profile") :].strip().strip('"')
+    return ""
+
+
 def load() -> AwsConfig:
     """Profiles of both files; the credentials file's values win, as in botocore."""
     config_file, credentials_file = config_paths()
     profiles: dict[str, Profile] = {}
     for section, values in _read_ini(config_file).items():
-        if section == "default":
-            name = "default"
-        elif section.startswith("profile ") or section.startswith("profile\t"):
-            name = section[len("profile") :].strip().strip('"')
-        else:
-            continue  # sso-session, services, plugins: not profiles
+        name = config_profile(section)
         if name:
             profiles[name] = Profile(name, values, config_file)
     for name, values in _read_ini(credentials_file).items():
