@@ -55,6 +55,11 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     )
     console.add_argument("--region", help="the console's region (default: the profile's)")
     console.add_argument("--path", help="the console page, e.g. s3/home")
+    init = sub.add_parser(
+        "init", parents=[common], help="adopt a role profile: move its role to PROFILE-mfa"
+    )
+    init.add_argument("target", metavar="PROFILE", help="the profile SDKs use, e.g. prod")
+    init.add_argument("--write", action="store_true", help="make the change (default: show it)")
     return parser
 
 

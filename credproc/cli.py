@@ -171,6 +171,25 @@ def cmd_console(args: Args) -> int:
     return 0
 
 
+def cmd_init(args: Args) -> int:
+    from credproc import adopt
+
+    if args.profile:
+        raise UsageError("init takes the profile as its argument", "credproc init PROFILE")
+    adoption = adopt.plan(load(), args.target, adopt.command)
+    shown = adopt.run(adoption, write=args.write)
+    sys.stdout.flush()  # the files' own bytes, undecodable ones too, as they are
+    sys.stdout.buffer.write(shown.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
+    if args.write:
+        print(
+            f"wrote {adoption.path}; check it with: credproc check --profile {adoption.new_profile}"
+        )
+    else:
+        print(f"# to make this change: credproc init {args.target} --write")
+    return 0
+
+
 COMMANDS = {
     None: cmd_serve,
     "login": cmd_login,
@@ -180,6 +199,7 @@ COMMANDS = {
     "exec": cmd_exec,
     "check": cmd_check,
     "console": cmd_console,
+    "init": cmd_init,
 }
 NEEDS_PROFILE = (None, "login", "env", "exec", "check", "console")
 
