@@ -22,6 +22,7 @@ from credproc.errors import ConfigError
 from credproc.plan import build
 
 SUFFIX = "-mfa"  # P's role moves to profile P-mfa
+PROGRAMS = ("credproc", "credproc.pyz")  # what a credential_process that runs credproc names
 # What botocore's assume-role provider reads from a profile; with credproc's own keys
 # (credproc_*), which credproc looks up from the profile it resolves, never from P.
 ROLE_KEYS = (
@@ -48,21 +49,26 @@ def moves(key: str) -> bool:
     return key in ROLE_KEYS or key.startswith("credproc_")
 
 
-def _runs_credproc(profile: Profile) -> bool:
+def served_profile(profile: Profile) -> str:
+    """The profile that `profile`'s credential_process asks credproc for, or "" when it
+    does not run credproc (an SDK profile of the two-profile layout names one)."""
     try:
         words = shlex.split(profile.get("credential_process"))
     except ValueError:
-        return False
-    return any(os.path.basename(w) in ("credproc", "credproc.pyz") for w in words[:3])
+        return ""
+    runs = [n for n, w in enumerate(words[:3]) if os.path.basename(w) in PROGRAMS]
+    rest = words[runs[0] + 1 :] if runs else []
+    return rest[1] if len(rest) == 2 and rest[0] == "--profile" else ""
 
 
 def _refuse_profile(config: AwsConfig, profile: Profile) -> None:
     """The reasons that make `profile` itself no standard role profile to adopt."""
     name = profile.name
-    if profile.get("credential_process") and _runs_credproc(profile):
+    served = served_profile(profile)
+    if served:
         raise ConfigError(
-            f"profile {name} already uses credential_process: it runs credproc",
-            "nothing to adopt; credproc check --profile NAME shows the chain it runs",
+            f"profile {name} already uses credential_process: it runs credproc --profile {served}",
+            f"nothing to adopt; credproc check --profile {served} shows its chain",
         )
     if profile.get("credential_process"):
         raise ConfigError(f"profile {name} already uses credential_process", KEYS_FIX)

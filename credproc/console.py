@@ -18,6 +18,7 @@ import urllib.request
 from typing import NamedTuple
 
 from credproc import log
+from credproc.adopt import served_profile
 from credproc.config import AwsConfig, load
 from credproc.entry import ROLE, Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, UsageError
@@ -208,6 +209,10 @@ def signin_token(url: str, creds: Credentials, profile: str) -> str:
 def login_url(profile: str, asked_region: str = "", path: str = "") -> str:
     """The sign-in URL for `profile`'s role credentials (obtained as the protocol does)."""
     config = load()
+    served = served_profile(config.profile(profile))
+    if served:  # the SDK profile of the two-profile layout: its console is the role's
+        log.debug(f"profile {profile} runs credproc --profile {served}: signing in as that")
+        profile = served
     plan = _role_plan(config, profile)  # before any code is asked for
     name, where = partition(plan.target.role_arn)
     url = endpoint(where.signin)

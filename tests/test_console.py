@@ -155,6 +155,16 @@ def test_print_writes_only_the_url_for_the_region_and_path_asked(
         assert reply.status == 200 and federation.logins
 
 
+def test_the_sdk_profile_that_runs_credproc_signs_in_as_its_role(
+    world: World, federation: Federation
+) -> None:
+    world.standard_config()
+    done = world.run("console", "--profile", "prod", "--print", "-v")
+    assert done.returncode == 0, done.stderr
+    assert "profile prod runs credproc --profile prod-mfa" in done.stderr
+    assert federation.sessions == federation.role_credentials() and federation.tokens
+
+
 def test_an_mfa_session_profile_is_refused_saying_the_console_needs_a_role(
     world: World, federation: Federation
 ) -> None:
