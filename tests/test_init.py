@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import BIN, CREDPROC, DEVICE, PROD_MFA, ROLE, World, section
 
-# a person's file: comments, odd spacing, other profiles, an sso-session, keys in odd order
-BEFORE = (
+# the lines above the change, the same before and after
+ABOVE = (
     "# my AWS config\n"
     "[default]\n"
     "region = us-east-1\n"
@@ -26,6 +26,9 @@ BEFORE = (
     "# production: be careful\n"
     "[profile prod]\n"
     "region=eu-west-1\n"
+)
+# a person's file: comments, odd spacing, other profiles, an sso-session, keys in odd order
+BEFORE = ABOVE + (
     f"role_arn = {ROLE}\n"
     "; the long-term keys\n"
     "source_profile = base\n"
@@ -37,18 +40,7 @@ BEFORE = (
     "[sso-session corp]\n"
     "sso_region = eu-west-1\n"
 )
-AFTER = (
-    "# my AWS config\n"
-    "[default]\n"
-    "region = us-east-1\n"
-    "\n"
-    "[profile base]\n"
-    "region = us-east-1\n"
-    "credproc_mfa_process = {mfa_process}\n"
-    "\n"
-    "# production: be careful\n"
-    "[profile prod]\n"
-    "region=eu-west-1\n"
+AFTER = ABOVE + (
     "; the long-term keys\n"
     "output   = json\n"
     "credential_process = credproc --profile prod-mfa\n"
