@@ -47,6 +47,19 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     run = sub.add_parser("exec", parents=[common], help="run a command with the credentials")
     run.add_argument("command_line", nargs=argparse.REMAINDER)
     sub.add_parser("check", parents=[common], help="explain a profile's chain and its problems")
+    console = sub.add_parser(
+        "console", parents=[common], help="open the AWS console, signed in as the profile's role"
+    )
+    console.add_argument(
+        "--print", dest="print_url", action="store_true", help="print the sign-in URL instead"
+    )
+    console.add_argument("--region", help="the console's region (default: the profile's)")
+    console.add_argument("--path", help="the console page, e.g. s3/home")
+    init = sub.add_parser(
+        "init", parents=[common], help="adopt a role profile: move its role to PROFILE-mfa"
+    )
+    init.add_argument("target", metavar="PROFILE", help="the profile SDKs use, e.g. prod")
+    init.add_argument("--write", action="store_true", help="make the change (default: show it)")
     return parser
 
 

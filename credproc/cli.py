@@ -157,6 +157,39 @@ def cmd_check(args: Args) -> int:
     return 3 if problems else 0
 
 
+def cmd_console(args: Args) -> int:
+    from credproc.console import login_url
+
+    url = login_url(args.profile, args.region or "", args.path or "")
+    if args.print_url:  # asked for: the person takes the credential into their own hands
+        print(url)
+        return 0
+    from credproc.handoff import open_in_browser
+
+    open_in_browser(url)
+    print(f"{args.profile}: the AWS console is open in your browser")
+    return 0
+
+
+def cmd_init(args: Args) -> int:
+    from credproc import adopt
+
+    if args.profile:
+        raise UsageError("init takes the profile as its argument", "credproc init PROFILE")
+    adoption = adopt.plan(load(), args.target, adopt.command)
+    shown = adopt.run(adoption, write=args.write)
+    sys.stdout.flush()  # the files' own bytes, undecodable ones too, as they are
+    sys.stdout.buffer.write(shown.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
+    if args.write:
+        print(
+            f"wrote {adoption.path}; check it with: credproc check --profile {adoption.new_profile}"
+        )
+    else:
+        print(f"# to make this change: credproc init {args.target} --write")
+    return 0
+
+
 COMMANDS = {
     None: cmd_serve,
     "login": cmd_login,
@@ -165,8 +198,10 @@ COMMANDS = {
     "env": cmd_env,
     "exec": cmd_exec,
     "check": cmd_check,
+    "console": cmd_console,
+    "init": cmd_init,
 }
-NEEDS_PROFILE = (None, "login", "env", "exec", "check")
+NEEDS_PROFILE = (None, "login", "env", "exec", "check", "console")
 
 
 def _parse(argv: list[str] | None) -> Args:

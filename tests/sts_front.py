@@ -38,6 +38,7 @@ class StsFront:
         self.upstream = upstream
         self.calls: list[dict[str, str]] = []
         self.signers: list[str] = []  # the access key id that signed each call
+        self.minted: list[dict[str, str]] = []  # Action and the credentials of each answer
         self.accepted: dict[tuple[str, str], float] = {}
         self.faults = Faults()
         self.lock = threading.Lock()
@@ -67,6 +68,7 @@ class StsFront:
         with self.lock:
             self.calls.clear()
             self.signers.clear()
+            self.minted.clear()
             self.accepted.clear()
             self.faults = Faults()
 
@@ -117,6 +119,17 @@ class StsFront:
             self.accepted[(serial, code)] = time.time()
         return None
 
+    def _record_minted(self, action: str, data: bytes) -> None:
+        found = {
+            field: re.search(rf"<{field}>([^<]*)</{field}>".encode(), data)
+            for field in ("AccessKeyId", "SecretAccessKey", "SessionToken")
+        }
+        if all(found.values()):
+            with self.lock:
+                self.minted.append(
+                    {"Action": action, **{k: m.group(1).decode() for k, m in found.items() if m}}
+                )
+
     def handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         call = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
         with self.lock:
@@ -150,6 +163,8 @@ class StsFront:
                 f"<Expiration>{expires}</Expiration>".encode(),
                 data,
             )
+        if status == 200:
+            self._record_minted(call.get("Action", ""), data)
         handler.send_response(status)
         handler.send_header("Content-Type", headers.get("Content-Type", "text/xml"))
         handler.send_header("Content-Length", str(len(data)))

@@ -82,3 +82,24 @@ def test_pyz_as_credential_process_asks_once_then_serves_from_cache(
     assert second["AccessKeyId"] == first["AccessKeyId"]
     assert world.prompts() == 1
     assert world.sts.actions() == ["GetCallerIdentity"]
+
+
+def test_pyz_init_writes_its_own_path_which_sdks_then_run(world: World, pyz: Path) -> None:
+    world.config(
+        "[profile base]\ncredproc_mfa_process = {mfa_process}\n\n"
+        "[profile prod]\nrole_arn = {role}\nsource_profile = base\nmfa_serial = {device}\n"
+    )
+    plain = {**world.env, "PATH": PLAIN_PATH}
+    for argv in (["python3", str(pyz)], [str(pyz)]):
+        done = subprocess.run(
+            [*argv, "init", "prod"], env=plain, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"+credential_process = {pyz.resolve()} --profile prod-mfa\n" in done.stdout
+    done = subprocess.run(
+        [str(pyz), "init", "prod", "--write"], env=plain, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    got = world.boto3(env={"PATH": PLAIN_PATH})  # the SDK runs the file itself
+    assert got["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/Admin/")
+    assert world.prompts() == 1
