@@ -47,7 +47,26 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     run = sub.add_parser("exec", parents=[common], help="run a command with the credentials")
     run.add_argument("command_line", nargs=argparse.REMAINDER)
     sub.add_parser("check", parents=[common], help="explain a profile's chain and its problems")
+    _completion_parser(sub)
     return parser
+
+
+def _completion_parser(sub: Any) -> None:
+    from credproc.completion import SHELLS
+
+    completion = sub.add_parser(
+        "completion", help="print a shell completion script (bash, zsh or fish)"
+    )
+    completion.add_argument("shell", nargs="?", choices=SHELLS)
+    # what the scripts call at each TAB: the shell and the command line up to the cursor
+    completion.add_argument(
+        "--complete", nargs=2, metavar=("SHELL", "LINE"), help=argparse.SUPPRESS
+    )
+
+
+def grammar(env_formats: list[str]) -> argparse.ArgumentParser:
+    """The whole command line grammar, which completion reads."""
+    return _parser(env_formats)
 
 
 def parse(argv: list[str], env_formats: list[str]) -> SimpleNamespace:
