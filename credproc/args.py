@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -65,9 +66,15 @@ def _completion_parser(sub: Any) -> None:
 
 
 def grammar(env_formats: list[str]) -> argparse.ArgumentParser:
-    """The whole command line grammar, which completion reads."""
-    return _parser(env_formats)
+    """The whole command line grammar, which completion reads too: built once a process, since
+    building it costs more than parsing (argparse looks up translations for every help)."""
+    return _grammar(tuple(env_formats))
+
+
+@functools.lru_cache(maxsize=1)
+def _grammar(env_formats: tuple[str, ...]) -> argparse.ArgumentParser:
+    return _parser(list(env_formats))
 
 
 def parse(argv: list[str], env_formats: list[str]) -> SimpleNamespace:
-    return SimpleNamespace(**vars(_parser(env_formats).parse_args(argv)))
+    return SimpleNamespace(**vars(grammar(env_formats).parse_args(argv)))
