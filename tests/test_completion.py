@@ -16,7 +16,7 @@ import pytest
 from credproc.args import grammar
 from credproc.cli import ENV_FORMAT_NAMES
 from credproc.completion import candidates, words_of
-from tests.conftest import BASE_SECRET, PYTHON, World, require_installed, section
+from tests.conftest import BASE_SECRET, World, require_installed, section
 
 BASH, ZSH, FISH = "/usr/bin/bash", "/usr/bin/zsh", "/usr/bin/fish"
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
@@ -122,16 +122,8 @@ def test_unreadable_config_completes_nothing_and_says_nothing(shell_world: World
 
 
 def test_a_completion_imports_neither_botocore_nor_cryptography(shell_world: World) -> None:
-    done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-m", "credproc", *COMPLETE_PROFILE],
-        env=shell_world.env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=30,
-    )
+    done, imported = shell_world.imports(*COMPLETE_PROFILE)
     assert done.returncode == 0 and done.stdout.split() == PROFILES
-    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
     assert "credproc.completion" in imported and "credproc.config" in imported
     heavy = {
         m
@@ -149,18 +141,18 @@ def test_completion_without_a_known_shell_is_a_usage_error(world: World) -> None
         assert done.stderr.startswith("credproc: ") and done.stderr.count("\n") == 1
 
 
-def bash(world: World, script: str) -> str:
-    require_installed(BASH, "bash")
+def run_shell(world: World, *argv: str) -> str:
+    """What a shell run as a script (not interactive) prints; it must succeed."""
+    require_installed(argv[0], Path(argv[0]).name)
     done = subprocess.run(
-        [BASH, "--norc", "--noprofile", "-c", script],
-        env=world.env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
+        argv, env=world.env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def bash(world: World, script: str) -> str:
+    return run_shell(world, BASH, "--norc", "--noprofile", "-c", script)
 
 
 def bash_reply(world: World, line: str) -> list[str]:
@@ -205,6 +197,12 @@ class Terminal:
         self.lines = 0
         self.sync(setup)
 
+    def __enter__(self) -> Terminal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.child.close(force=True)
+
     def sync(self, command: str = ":") -> None:
         """Run `command` and wait for its end: what is typed next meets a fresh prompt."""
         self.lines += 1
@@ -218,62 +216,50 @@ class Terminal:
         self.child.send("\x03")
         self.sync()
 
-    def close(self) -> None:
-        self.child.close(force=True)
+
+def install(world: World, shell: str, path: Path) -> Path:
+    """The script for `shell` written where the README says; the folder it is in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(bash(world, f"credproc completion {shell}"))
+    return path.parent
+
+
+# what every shell must complete on TAB: a subcommand, and profiles from both files
+EVERY_SHELL = [
+    ("credproc log", r"credproc login "),
+    ("credproc --profile ", r"base\s+default\s+prod\s+prod-mfa\s+team"),
+]
 
 
 def test_bash_completes_on_tab_as_installed_for_bash_completion(shell_world: World) -> None:
     require_installed(BASH_COMPLETION, "bash-completion")
-    folder = shell_world.home / ".local" / "share" / "bash-completion" / "completions"
-    folder.mkdir(parents=True)
-    (folder / "credproc").write_text(bash(shell_world, "credproc completion bash"))
-    terminal = Terminal(
-        shell_world,
-        [BASH, "--norc", "--noprofile", "-i"],
-        # it loads completions/credproc at the first TAB; a choice is listed at once
-        f"source {BASH_COMPLETION}; bind 'set show-all-if-ambiguous on'",
-    )
-    try:
-        terminal.tab("credproc log", r"credproc login ")
-        terminal.tab("credproc --profile ", r"base\s+default\s+prod\s+prod-mfa\s+team")
-        terminal.tab("credproc env --format ", r"dotenv\s+fish\s+json\s+powershell\s+sh")
-    finally:
-        terminal.close()
+    data = shell_world.home / ".local" / "share"
+    install(shell_world, "bash", data / "bash-completion" / "completions" / "credproc")
+    # bash-completion loads completions/credproc at the first TAB; a choice is listed at once
+    setup = f"source {BASH_COMPLETION}; bind 'set show-all-if-ambiguous on'"
+    with Terminal(shell_world, [BASH, "--norc", "--noprofile", "-i"], setup) as terminal:
+        for typed, seen in [
+            *EVERY_SHELL,
+            ("credproc env --format ", r"dotenv\s+fish\s+json\s+powershell\s+sh"),
+        ]:
+            terminal.tab(typed, seen)
 
 
 def test_zsh_completes_on_tab_from_a_file_in_fpath(shell_world: World) -> None:
-    require_installed(ZSH, "zsh")
-    functions = shell_world.home / ".zfunc"
-    functions.mkdir()
-    (functions / "_credproc").write_text(bash(shell_world, "credproc completion zsh"))
-    terminal = Terminal(
-        shell_world,
-        [ZSH, "-f", "-i"],
-        f"fpath=({functions} $fpath); autoload -Uz compinit; compinit -u -D",
-    )
-    try:
-        terminal.tab("credproc log", r"credproc login ")
-        terminal.tab("credproc --profile ", r"base\s+default\s+prod\s+prod-mfa\s+team")
-        terminal.tab("credproc env --", r"--profile +-- the profile to resolve(?s:.*)--format")
-    finally:
-        terminal.close()
+    folder = install(shell_world, "zsh", shell_world.home / ".zfunc" / "_credproc")
+    setup = f"fpath=({folder} $fpath); autoload -Uz compinit; compinit -u -D"
+    with Terminal(shell_world, [ZSH, "-f", "-i"], setup) as terminal:
+        for typed, seen in [
+            *EVERY_SHELL,
+            ("credproc env --", r"--profile +-- the profile to resolve(?s:.*)--format"),
+        ]:
+            terminal.tab(typed, seen)
 
 
 def fish_complete(world: World, line: str) -> list[str]:
-    require_installed(FISH, "fish")
-    folder = world.home / ".config" / "fish" / "completions"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "credproc.fish").write_text(bash(world, "credproc completion fish"))
-    done = subprocess.run(
-        [FISH, "-c", f"complete -C {line!r}"],  # fish loads completions/credproc.fish itself
-        env=world.env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    install(world, "fish", world.home / ".config" / "fish" / "completions" / "credproc.fish")
+    # fish loads completions/credproc.fish itself, at the first completion of credproc
+    return run_shell(world, FISH, "-c", f"complete -C {line!r}").splitlines()
 
 
 def test_fish_completes_subcommands_options_and_profiles(shell_world: World) -> None:

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
 )
 
-from tests.conftest import COUNTING, DEVICE, PYTHON, ROLE, World, section
+from tests.conftest import COUNTING, DEVICE, ROLE, World, section
 from tests.fake_sources import (
     LOGIN_KEY,
     LOGIN_ROTATED,
@@ -149,16 +149,8 @@ def test_a_cached_role_from_a_login_source_is_served_without_botocore_or_awscrt(
     Login(world, sources, access_expires_in=14 * 60)
     first = world.serve("admin")
     world.sts.reset()
-    done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", "admin"],
-        env=world.env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=30,
-    )
+    done, imported = world.imports("--profile", "admin")
     assert done.returncode == 0 and json.loads(done.stdout) == first
-    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
     assert "credproc.entry" in imported
     assert {m for m in imported if m.split(".")[0] in ("botocore", "awscrt", "_awscrt")} == set()
     assert world.sts.calls == [] and world.prompts() == 1
