@@ -18,6 +18,10 @@
 #    and reuses it (plain shiv recompiles on every run).
 # The first run unpacks into ~/.cache/pex (PEX_ROOT overrides; about 125 MB) in 3 to 5 s.
 #
+# EXTRAS=login carries awscrt, which botocore needs for `aws login` source profiles: 68 MB
+# instead of 51, 170 MB unpacked instead of 121 (one awscrt per Python ABI), so it is not the
+# default. A change of EXTRAS rebuilds the file.
+#
 # pip 25.2 resolves: pex's vendored pip 20.3.4 builds cffi from source for other targets
 # instead of taking its wheels. credproc's wheel is built first, from a copy: pip then never
 # walks the checkout (.venv, node_modules) nor packs a stale build/lib, and pex's parallel
@@ -36,16 +40,23 @@ SYSTEMS ?= $(SYSTEM_$(shell uname -s)_$(shell uname -m))
 # pex's download cache stays in the checkout (build/ is ignored), not in ~/.cache
 export PEX_ROOT ?= $(CURDIR)/build/pex-root
 
+EXTRAS  ?=
+EXTRAS_STAMP := build/extras-$(or $(EXTRAS),none)
+
 SOURCES := pyproject.toml README.md $(wildcard credproc/*.py credproc/*/*.py)
 
-dist/credproc.pyz: $(SOURCES) zipapp.mk
+dist/credproc.pyz: $(SOURCES) zipapp.mk $(EXTRAS_STAMP)
 	rm -rf build/zipapp && mkdir -p build/zipapp/src dist
 	tar -cf - $(SOURCES) | tar -xf - -C build/zipapp/src
 	$(PYTHON) -m pip wheel -q --no-deps -w build/zipapp build/zipapp/src
-	$(PEX) build/zipapp/credproc-*.whl -c credproc --venv --sh-boot --pip-version 25.2 \
+	$(PEX) "$$(echo build/zipapp/credproc-*.whl)$(if $(EXTRAS),[$(EXTRAS)])" \
+		-c credproc --venv --sh-boot --pip-version 25.2 \
 		--interpreter-constraint '$(CONSTRAINT)' \
 		$(foreach s,$(SYSTEMS),$(foreach p,$(PYTHONS),--platform $(s)-cp-$(p))) -o $@.tmp
 	mv $@.tmp $@
+
+$(EXTRAS_STAMP):
+	mkdir -p build && rm -f build/extras-* && touch $@
 
 .PHONY: clean
 clean:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -60,8 +61,33 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     )
     init.add_argument("target", metavar="PROFILE", help="the profile SDKs use, e.g. prod")
     init.add_argument("--write", action="store_true", help="make the change (default: show it)")
+    _completion_parser(sub)
     return parser
 
 
+def _completion_parser(sub: Any) -> None:
+    from credproc.completion import SHELLS
+
+    completion = sub.add_parser(
+        "completion", help="print a shell completion script (bash, zsh or fish)"
+    )
+    completion.add_argument("shell", nargs="?", choices=SHELLS)
+    # what the scripts call at each TAB: the shell and the command line up to the cursor
+    completion.add_argument(
+        "--complete", nargs=2, metavar=("SHELL", "LINE"), help=argparse.SUPPRESS
+    )
+
+
+def grammar(env_formats: list[str]) -> argparse.ArgumentParser:
+    """The whole command line grammar, which completion reads too: built once a process, since
+    building it costs more than parsing (argparse looks up translations for every help)."""
+    return _grammar(tuple(env_formats))
+
+
+@functools.lru_cache(maxsize=1)
+def _grammar(env_formats: tuple[str, ...]) -> argparse.ArgumentParser:
+    return _parser(list(env_formats))
+
+
 def parse(argv: list[str], env_formats: list[str]) -> SimpleNamespace:
-    return SimpleNamespace(**vars(_parser(env_formats).parse_args(argv)))
+    return SimpleNamespace(**vars(grammar(env_formats).parse_args(argv)))

@@ -54,6 +54,12 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
         plan = None
     if plan is not None:
         lines += ["  " + line for line in _describe(plan)]
+        if plan.source.kind == "login":  # only then botocore is imported, to ask it
+            from credproc.sources import login_unavailable
+
+            unavailable = login_unavailable(plan.source.profile)
+            if unavailable is not None:
+                problems.append(unavailable.message())
         if any(step.mfa_serial for step in plan.steps):
             try:
                 method = choose(plan.settings)

@@ -118,6 +118,7 @@ ENV_FORMATS = {
     "powershell": lambda k, v: f"$Env:{k} = '{v.replace(chr(39), chr(39) * 2)}'",
     "dotenv": lambda k, v: f"{k}={v}",
 }
+ENV_FORMAT_NAMES = [*ENV_FORMATS, "json"]
 
 
 def cmd_env(args: Args) -> int:
@@ -190,6 +191,24 @@ def cmd_init(args: Args) -> int:
     return 0
 
 
+def cmd_completion(args: Args) -> int:
+    from credproc import completion
+
+    if args.complete:  # a TAB: the answer, or nothing; never an error in the person's shell
+        shell, line = args.complete
+        if shell in completion.SHELLS:
+            from credproc.args import grammar
+
+            found = completion.answer(grammar(ENV_FORMAT_NAMES), shell, line)
+            print(found, end="\n" if found else "")
+        return 0
+    if not args.shell:
+        shells = ", ".join(completion.SHELLS)
+        raise UsageError(f"completion needs a shell: {shells}", "credproc completion bash")
+    print(completion.script(args.shell), end="")
+    return 0
+
+
 COMMANDS = {
     None: cmd_serve,
     "login": cmd_login,
@@ -200,6 +219,7 @@ COMMANDS = {
     "check": cmd_check,
     "console": cmd_console,
     "init": cmd_init,
+    "completion": cmd_completion,
 }
 NEEDS_PROFILE = (None, "login", "env", "exec", "check", "console")
 
@@ -212,7 +232,7 @@ def _parse(argv: list[str] | None) -> Args:
         return Args(command=None, profile=argv[1])
     from credproc.args import parse
 
-    args = parse(argv, env_formats=[*ENV_FORMATS, "json"])
+    args = parse(argv, env_formats=ENV_FORMAT_NAMES)
     args.profile = getattr(args, "profile", None)
     if args.command in NEEDS_PROFILE and not args.profile:
         raise UsageError("--profile is required", "credproc --profile NAME")

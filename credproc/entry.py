@@ -13,9 +13,6 @@ import os
 import time
 from typing import Any, NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 MAGIC = b"CPE"
 VERSION = 1
 NONCE_BYTES = 12
@@ -119,13 +116,22 @@ def _from_json(record: object) -> CacheEntry:
     return entry
 
 
+# cryptography is imported where an entry is sealed or opened, not with this module: commands
+# that read no entry (completion at each TAB) do not pay its 35 ms
+
+
 def seal(key: bytes, name: str, entry: CacheEntry) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = os.urandom(NONCE_BYTES)
     plain = json.dumps(_to_json(entry), separators=(",", ":")).encode()
     return _header() + nonce + AESGCM(key).encrypt(nonce, plain, _header() + name.encode())
 
 
 def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     header = _header()
     if blob[: len(MAGIC)] != MAGIC or len(blob) <= len(MAGIC):
         raise InvalidEntry("is not a credproc entry")

@@ -16,6 +16,7 @@ MAX_DEPTH = 8
 BOTOCORE_SOURCE_KEYS = {
     "sso_session": "sso",
     "sso_start_url": "sso",
+    "login_session": "login",  # `aws login`: botocore tries it after SSO, before a process
     "credential_process": "process",
     "web_identity_token_file": "web-identity",
 }
@@ -34,7 +35,7 @@ class Settings(NamedTuple):
 class Source(NamedTuple):
     """The first credentials of a chain, which credproc does not mint itself."""
 
-    kind: str  # static, environment, ec2-metadata, ecs, process, sso, web-identity
+    kind: str  # static, environment, ec2-metadata, ecs, process, sso, login, web-identity
     profile: str
     long_term: bool
     key_id: str = ""  # static and environment sources: the access key id

@@ -1,11 +1,14 @@
-"""The first credentials of a chain that botocore knows how to get (SSO, a credential_process,
-web identity, the environment, instance and container roles), and its errors as credproc's."""
+"""The first credentials of a chain that botocore knows how to get (SSO, `aws login`, a
+credential_process, web identity, the environment, instance and container roles), and its
+errors as credproc's."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import botocore
+import botocore.compat
 import botocore.credentials
 import botocore.exceptions
 import botocore.session
@@ -19,16 +22,47 @@ from credproc.sts import connection_reason, one_line
 BOTOCORE_PROVIDERS = {
     "process": "custom-process",
     "sso": "sso",
+    "login": "login",
     "web-identity": "assume-role-with-web-identity",
     "environment": "env",
     "ec2-metadata": "iam-role",
     "ecs": "container-role",
 }
 SSO_LOGIN_ERRORS = ("UnauthorizedSSOTokenError", "SSOTokenLoadError", "TokenRetrievalError")
+# `aws login`: no token cache, a damaged one, or a refresh token AWS no longer takes
+AWS_LOGIN_ERRORS = ("LoginTokenLoadError", "LoginRefreshRequired")
+# what makes botocore read `aws login` profiles: awscrt, for the DPoP key of the token cache
+LOGIN_EXTRA = "pip install 'credproc[login]'"
+LOGIN_PYZ = "make -f zipapp.mk EXTRAS=login"  # the one-file build that carries awscrt
+
+
+def login_unavailable(profile: str) -> ConfigError | None:
+    """Why botocore cannot read the `aws login` profile `profile` here, or None when it can:
+    botocore's own switch, its import of awscrt's EC (None without awscrt), is what counts."""
+    if not hasattr(botocore.credentials, "LoginProvider"):
+        return ConfigError(
+            f"profile {profile} is an `aws login` profile (login_session), which botocore "
+            f"{botocore.__version__} cannot read",
+            f"upgrade botocore: {LOGIN_EXTRA} --upgrade",
+        )
+    if getattr(botocore.compat, "EC", None) is not None:
+        return None
+    if os.environ.get("BOTO_DISABLE_CRT", "").lower() == "true":
+        fix = "unset BOTO_DISABLE_CRT: botocore needs awscrt"
+    else:
+        fix = f"install awscrt: {LOGIN_EXTRA}, or build credproc.pyz with {LOGIN_PYZ}"
+    return ConfigError(
+        f"profile {profile} is an `aws login` profile (login_session), which botocore reads "
+        "only with the awscrt package",
+        fix,
+    )
 
 
 def load(source: Source, profile: str) -> Credentials:
     """The source's credentials, for a plan of `profile`."""
+    unavailable = login_unavailable(source.profile) if source.kind == "login" else None
+    if unavailable is not None:
+        raise unavailable
     if source.kind == "environment":
         # an explicit profile drops the environment from botocore's chain, so ask it directly
         provider: Any = botocore.credentials.EnvProvider()
@@ -64,6 +98,11 @@ def _failed(exc: Exception, source: Source) -> Exception:
         return AwsUnreachable(
             f"cannot reach the credential source of profile {name}: {connection_reason(exc)}",
             "check the network",
+        )
+    if type(exc).__name__ in AWS_LOGIN_ERRORS:
+        return AwsRefused(
+            f"the `aws login` session of profile {name} is missing or expired",
+            f"run `aws login --profile {name}`",
         )
     if type(exc).__name__ in SSO_LOGIN_ERRORS:
         return AwsRefused(

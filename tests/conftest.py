@@ -169,6 +169,19 @@ class World:
             **kwargs,
         )
 
+    def imports(self, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+        """credproc run as `python -X importtime -m credproc ARGS`, and what it imported."""
+        done = subprocess.run(
+            [PYTHON, "-X", "importtime", "-m", "credproc", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            timeout=30,
+        )
+        return done, {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+
     def serve(self, profile: str = "prod-mfa", **kwargs: object) -> dict[str, object]:
         done = self.run("--profile", profile, **kwargs)
         assert done.returncode == 0, done.stderr

@@ -1,18 +1,87 @@
 """Loopback stand-ins for the credential sources botocore fetches over HTTP: the SSO portal,
-the ECS container endpoint and EC2's instance metadata service (IMDSv2)."""
+the ECS container endpoint, EC2's instance metadata service (IMDSv2) and AWS Sign-In's token
+endpoint, which turns an `aws login` refresh token into credentials."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
 SSO_KEY = "ASIAQQQQSSOSOURCE001"
 ECS_KEY = "ASIAQQQQECSSOURCE001"
 IMDS_KEY = "ASIAQQQQIMDSSOURCE01"
 TOKEN = "sso-access-token-for-tests"
+LOGIN_KEY = "ASIAQQQQLOGINREFRESH"  # what the sign-in stand-in hands out for a refresh token
+LOGIN_SECRET = "login/refreshed/SECRET/QQQQQQQQQQQQQQQQQQQQ"
+LOGIN_SESSION_TOKEN = "login-refreshed-session-token-QQQQ"
+LOGIN_ROTATED = "login-rotated-refresh-token-QQQQ"  # the refresh token that replaces the old one
+EXPIRED = "TOKEN_EXPIRED"
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def dpop_claims(proof: str, key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
+    """The claims of a DPoP proof (RFC 9449) whose ES256 signature `key` made and whose header
+    carries `key` as its JWK; ValueError for anything else."""
+    head, body, signature = proof.split(".")
+    header = json.loads(_b64url(head))
+    numbers = key.public_numbers()
+    jwk = {"x": numbers.x.to_bytes(32, "big"), "y": numbers.y.to_bytes(32, "big")}
+    if header.get("typ") != "dpop+jwt" or header.get("alg") != "ES256":
+        raise ValueError("not an ES256 DPoP proof")
+    if {k: _b64url(header["jwk"][k]) for k in ("x", "y")} != jwk:
+        raise ValueError("signed with another key than the token cache's")
+    raw = _b64url(signature)
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    try:
+        key.verify(encode_dss_signature(r, s), f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise ValueError("bad signature") from None
+    return dict(json.loads(_b64url(body)))
+
+
+class SignIn:
+    """What the sign-in stand-in knows: the refresh tokens it takes, each with the DPoP key
+    bound to it, and those it answers with TOKEN_EXPIRED."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, ec.EllipticCurvePublicKey] = {}
+        self.expired: set[str] = set()
+        self.proofs: list[dict[str, Any]] = []  # the claims of every proof it accepted
+
+    def answer(self, path: str, body: dict[str, Any], proof: str) -> tuple[int, dict[str, Any]]:
+        token = body.get("refreshToken", "")
+        if body.get("grantType") != "refresh_token" or not body.get("clientId"):
+            return 400, {"error": "INVALID_REQUEST", "message": "not a refresh"}
+        if token in self.expired:
+            return 400, {"error": EXPIRED, "message": "Your session has expired"}
+        if token not in self.keys:
+            return 400, {"error": "INVALID_REQUEST", "message": "unknown refresh token"}
+        try:
+            claims = dpop_claims(proof, self.keys[token])
+        except (ValueError, KeyError) as exc:
+            return 400, {"error": "INVALID_REQUEST", "message": f"DPoP: {exc}"}
+        if claims.get("htm") != "POST" or not str(claims.get("htu", "")).endswith(path):
+            return 400, {"error": "INVALID_REQUEST", "message": "DPoP for another request"}
+        self.proofs.append(claims)
+        credentials = {
+            "accessKeyId": LOGIN_KEY,
+            "secretAccessKey": LOGIN_SECRET,
+            "sessionToken": LOGIN_SESSION_TOKEN,
+        }
+        reply = {"accessToken": credentials, "tokenType": "aws_sigv4", "expiresIn": 900}
+        return 200, {**reply, "refreshToken": LOGIN_ROTATED}
 
 
 def _iso(seconds_from_now: float) -> str:
@@ -22,6 +91,7 @@ def _iso(seconds_from_now: float) -> str:
 class FakeSources:
     def __init__(self) -> None:
         self.requests: list[str] = []
+        self.signin = SignIn()
         sources = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,6 +104,27 @@ class FakeSources:
                 data = body.encode()
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                sources.requests.append("POST " + self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/v1/token":
+                    self.reply(404, "{}")
+                    return
+                status, answer = sources.signin.answer(
+                    self.path, body, self.headers.get("DPoP", "")
+                )
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                if status != 200:  # how a rest-json service names its error
+                    denied = answer["error"] == EXPIRED
+                    kind = "AccessDeniedException" if denied else "ValidationException"
+                    self.send_header("x-amzn-ErrorType", kind)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
