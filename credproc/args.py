@@ -47,7 +47,32 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     run = sub.add_parser("exec", parents=[common], help="run a command with the credentials")
     run.add_argument("command_line", nargs=argparse.REMAINDER)
     sub.add_parser("check", parents=[common], help="explain a profile's chain and its problems")
+    _vault_commands(sub, common)
     return parser
+
+
+def _vault_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    add = sub.add_parser(
+        "add", parents=[common], help="put a profile's long-term keys in the vault (typed)"
+    )
+    add.add_argument("name", metavar="PROFILE")
+    given = add.add_mutually_exclusive_group()
+    given.add_argument(
+        "--from-env", action="store_true", help="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+    given.add_argument(
+        "--from-file", action="store_true", help="move them out of the AWS credentials file"
+    )
+    add.add_argument("--no-verify", action="store_true", help="store without asking STS (offline)")
+    remove = sub.add_parser(
+        "remove", parents=[common], help="forget a profile's vault keys and what they minted"
+    )
+    remove.add_argument("name", metavar="PROFILE")
+    remove.add_argument("--yes", action="store_true", help="do not ask first")
+    rotate = sub.add_parser(
+        "rotate", parents=[common], help="replace a profile's vault keys with a new IAM key"
+    )
+    rotate.add_argument("name", metavar="PROFILE")
 
 
 def parse(argv: list[str], env_formats: list[str]) -> SimpleNamespace:
