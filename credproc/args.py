@@ -12,6 +12,9 @@ from credproc.errors import EXIT_CODES, UsageError
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
+        if message.startswith("unrecognized arguments"):
+            # never echoed: someone may have put keys there (`credproc add P AKIA... SECRET`)
+            message = "unrecognized arguments (not shown here, in case one is a secret)"
         raise UsageError(message, "see credproc --help")
 
 
