@@ -30,8 +30,8 @@ NO_KEYSTORE_FIX = (
     f"{MODE_VARIABLE}={FILE} to keep the vault key in a file beside the cache key"
 )
 UNLOCK_FIX = (
-    "unlock it (log in to your desktop session, or unlock the login keyring in "
-    "Passwords and Keys) and run again"
+    "unlock it: log in to your desktop session, or unlock the login keyring in "
+    "Passwords and Keys, then run again"
 )
 # where the absence of a keystore has a reason worth saying: the Secret Service on D-Bus
 SECRET_SERVICE_PLATFORM = sys.platform not in ("darwin", "win32", "cygwin")
@@ -53,29 +53,30 @@ def where() -> str:
     return f"the OS keystore (service {SERVICE}, name {NAME})"
 
 
-def load() -> bytes | None:
-    """The vault key, or None when there is none yet."""
-    return _file_key(create=False) if mode() == FILE else _keystore_key(create=False)
+def load(*, adding: bool = False) -> bytes | None:
+    """The vault key, or None when there is none yet; `adding`: for keys about to be stored,
+    which a key kept elsewhere (the file) could serve as well."""
+    return _file_key(create=False) if mode() == FILE else _keystore_key(False, adding)
 
 
 def create() -> bytes:
     """The vault key, made now unless another process made it first."""
-    key = _file_key(create=True) if mode() == FILE else _keystore_key(create=True)
+    key = _file_key(create=True) if mode() == FILE else _keystore_key(True, True)
     assert key is not None  # made, or read back after another process made it
     return key
 
 
-def _keystore_key(*, create: bool) -> bytes | None:
-    backend = _backend(create)
-    text: str | None = _ask(lambda: backend.get_password(SERVICE, NAME), create)
+def _keystore_key(create: bool, adding: bool) -> bytes | None:
+    backend = _backend(adding)
+    text: str | None = _ask(lambda: backend.get_password(SERVICE, NAME), adding)
     if text is None and create:
         # two first `add`s at once must agree on one key, or one of them loses its entry
         with lock.held(_lock_path(), f"pid {os.getpid()}, vault key", _seconds()):
-            text = _ask(lambda: backend.get_password(SERVICE, NAME), create)
+            text = _ask(lambda: backend.get_password(SERVICE, NAME), adding)
             if text is None:
                 made = base64.b64encode(os.urandom(KEY_BYTES)).decode()
-                _ask(lambda: backend.set_password(SERVICE, NAME, made), create)
-                text = _ask(lambda: backend.get_password(SERVICE, NAME), create)
+                _ask(lambda: backend.set_password(SERVICE, NAME, made), adding)
+                text = _ask(lambda: backend.get_password(SERVICE, NAME), adding)
                 if text != made:
                     raise VaultError(f"{where()} did not keep the vault key", NO_KEYSTORE_FIX)
     return None if text is None else _decode(text)
@@ -94,20 +95,21 @@ def _decode(text: str) -> bytes:
     return key
 
 
-def _backend(create: bool) -> Any:
+def _backend(adding: bool) -> Any:
     """keyring's best backend that really keeps secrets in a keystore."""
     try:
         import keyring
 
         chosen = keyring.get_keyring()
     except Exception as exc:  # keyring's own configuration (keyringrc.cfg) is broken
-        raise VaultError(f"keyring cannot start: {_words(exc)}", _fix(create)) from None
+        raise VaultError(f"keyring cannot start: {_words(exc)}", _fix(adding)) from None
     candidates = list(getattr(chosen, "backends", None) or [chosen])
     real = [b for b in candidates if not type(b).__module__.startswith(REFUSED_BACKENDS)]
     if real:
         return real[0]
     found = ", ".join(f"{type(b).__module__}.{type(b).__name__}" for b in candidates)
-    raise VaultError(f"no OS keystore to keep the vault key in ({_why_none(found)})", _fix(create))
+    what = "no OS keystore to keep the vault key in" if adding else "no OS keystore answers"
+    raise VaultError(f"{what} ({_why_none(found)})", _fix(adding))
 
 
 def _why_none(found: str) -> str:
@@ -117,18 +119,19 @@ def _why_none(found: str) -> str:
 
             SecretService.Keyring.priority  # noqa: B018 (raises with the reason)
         except Exception as exc:
-            return f"Secret Service: {_words(exc)}"
+            bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "") or "unset"
+            return f"no Secret Service on the D-Bus session bus ({bus}): {_words(exc)}"
     return f"keyring offers only {found}"
 
 
-def _fix(create: bool) -> str:
-    """A new vault key may live in a file instead; an existing one must be reached where it is."""
-    if create:
+def _fix(adding: bool) -> str:
+    """Keys being added may use a file instead; a key in use must be reached where it is."""
+    if adding:
         return NO_KEYSTORE_FIX
-    return "start your keystore (log in to your desktop session) and run again"
+    return "start your keystore, e.g. by logging in to your desktop session, and run again"
 
 
-def _ask(call: Callable[[], T], create: bool) -> T:
+def _ask(call: Callable[[], T], adding: bool) -> T:
     """One call to the keystore, bounded: an unlock dialog is a prompt, and a keystore that
     never answers must not hang an SDK's credential_process."""
     outcome: list[tuple[bool, Any]] = []
@@ -150,17 +153,17 @@ def _ask(call: Callable[[], T], create: bool) -> T:
     ok, value = outcome[0]
     if ok:
         return value  # type: ignore[no-any-return]
-    raise _failed(value, create)
+    raise _failed(value, adding)
 
 
-def _failed(exc: Exception, create: bool) -> VaultError:
+def _failed(exc: Exception, adding: bool) -> VaultError:
     from keyring.errors import KeyringLocked, NoKeyringError
 
     if isinstance(exc, KeyringLocked):
         return VaultError("the OS keystore is locked", UNLOCK_FIX)
     if isinstance(exc, NoKeyringError):
-        return VaultError(f"no OS keystore: {_words(exc)}", _fix(create))
-    return VaultError(f"the OS keystore failed: {_words(exc)}", _fix(create))
+        return VaultError(f"no OS keystore: {_words(exc)}", _fix(adding))
+    return VaultError(f"the OS keystore failed: {_words(exc)}", _fix(adding))
 
 
 def _words(exc: BaseException) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
+from credproc import rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
 from credproc.entry import SESSION, Credentials, VaultKeys
-from credproc.errors import AwsRefused, CredprocError, UsageError
+from credproc.errors import AwsRefused, CredprocError, SourceRejected, UsageError
 from credproc.plan import build, in_vault
 from credproc.profiles import VAULT
 from credproc.sts_keys import Endpoint, Iam, caller_arn, prove
@@ -82,7 +83,15 @@ class Rotation:
             prove(self.where, new, self.profile, self.arn)
         except CredprocError as exc:
             self.vault.write(self.old)  # the old key was never deleted: it still works
-            state = f"the vault holds {self._old()} again; {self._undo(new)}"
+            if isinstance(exc, SourceRejected):
+                seconds = rules.NEW_KEY_PROOF_SECONDS
+                exc = SourceRejected(
+                    f"AWS did not accept the new key {mask(new.access_key_id)} in {seconds} s"
+                )
+            state = (
+                f"the vault holds the old key {mask(self.old.access_key_id)} again, which "
+                f"works; {self._undo(new)}"
+            )
             raise _said(exc, state, f"run `credproc rotate {self.profile}` again later") from None
 
     def retire(self, new: Credentials) -> None:

@@ -39,13 +39,14 @@ class Vault:
 
     def key(self, *, create: bool = False) -> bytes | None:
         if self._key is None:
-            self._key = keystore.load()
+            self._key = keystore.load(adding=create)
             if self._key is None and create:
                 others = len(self.names())
                 if others:
                     log.alert(
                         f"no vault key in {keystore.where()}: made a new one; the keys of "
-                        f"{others} other profile(s) in the vault no longer open (add them again)"
+                        f"{others} profile(s) already in the vault were sealed with another "
+                        "vault key and do not open with this one"
                     )
                 self._key = keystore.create()
         return self._key

@@ -4,10 +4,11 @@ over the vault (vault.py), the keys a person hands over (user_keys.py) and STS (
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, NamedTuple
 
-from credproc import log, rules
+from credproc import log, paths, rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
 from credproc.entry import Credentials, VaultKeys
@@ -168,6 +169,8 @@ def remove(profile: str, *, yes: bool) -> list[str]:
 
 def status_rows(now: float | None = None) -> list[dict[str, Any]]:
     """One row per vault entry: profile, masked key id, added, age; never a secret."""
+    if not os.path.isdir(paths.vault_dir()):
+        return []  # status makes no vault
     vault = Vault()
     names = vault.names()
     if not names:
