@@ -47,8 +47,11 @@ def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None
     heavy = {
         m
         for m in imported
-        if m.split(".")[0] in ("boto3", "botocore", "platformdirs", "argparse", "dataclasses")
-        or m.startswith(("credproc.resolve", "credproc.prompt"))
+        if m.split(".")[0]
+        in ("boto3", "botocore", "platformdirs", "argparse", "dataclasses", "keyring", "jeepney")
+        or m.startswith(
+            ("credproc.resolve", "credproc.prompt", "credproc.vault", "credproc.keystore")
+        )
     }
     assert heavy == set()
     assert world.prompts() == 1
