@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import time
+from pathlib import Path
 
 from credproc.plan import vault_name
 from tests.conftest import DEVICE, ROLE, World, section
@@ -349,3 +351,42 @@ def test_status_without_a_vault_never_asks_the_keystore(
     with keystore.watch() as calls:
         assert world.run("status").stdout == "no cached credentials\n"
         assert calls.count("OpenSession") == 0 and calls.count("SearchItems") == 0
+
+
+def test_the_windows_console_reads_a_secret_without_showing_it() -> None:
+    from tests.test_prompt_tty import Console
+
+    console = Console("se\x08ecret\r")
+    assert console.terminal().read_line(5, echo=False) == "secret"
+    assert console.shown == "\r\n"  # not a character of it, not even the backspace
+
+
+def test_sigterm_at_the_secret_prompt_puts_echo_back(world: World, keystore: SecretService) -> None:
+    world.standard_config()
+    session = Session(world, "add", "base", env=keystore.env)
+    session.expect("Access key id for profile base: ")
+    session.type(KEY_ID + "\r")
+    session.expect("Secret access key (not shown): ")
+    [(credproc, _)] = descendants(session.child.pid)  # below the terminal's session leader
+    os.kill(credproc, signal.SIGTERM)
+    assert session.finish() == 5 and session.left_terminal_sane()
+    assert vault_files(world) == []
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """The processes below `pid`, with their command lines (from /proc)."""
+    found, parents = [], {pid}
+    for _ in range(3):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat_line = Path(f"/proc/{entry}/stat").read_text()
+                argv = Path(f"/proc/{entry}/cmdline").read_text().replace("\0", " ")
+            except OSError:
+                continue
+            parent = int(stat_line.rsplit(")", 1)[1].split()[1])
+            if parent in parents and int(entry) not in parents:
+                parents.add(int(entry))
+                found.append((int(entry), argv))
+    return found
