@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from credproc import lock, paths, rules
 from credproc.cache import open_private, private_dir, read_all, write_private
 from credproc.entry import KEY_BYTES
-from credproc.errors import ConfigError, StoreError, VaultError
+from credproc.errors import ConfigError, VaultError
 
 SERVICE, NAME = "credproc", "vault-key"
 MODE_VARIABLE = "CREDPROC_VAULT_KEY"
@@ -197,9 +197,7 @@ def _file_key(*, create: bool) -> bytes | None:
             key = read_all(fd, KEY_BYTES + 1)
         finally:
             os.close(fd)
-    except StoreError:
-        raise
-    except OSError as exc:
+    except OSError as exc:  # the checks' own refusals (a symlink, loose modes) pass as they are
         raise VaultError(
             f"cannot use the vault key file {path}: {exc.strerror}", "check it"
         ) from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from credproc import log, paths, rules
 from credproc.cache import Store
@@ -18,6 +18,9 @@ from credproc.profiles import VAULT
 from credproc.protocol import utc_iso
 from credproc.vault import Vault, mask
 
+if TYPE_CHECKING:  # botocore is imported only by the commands that call AWS
+    from credproc.sts_keys import Endpoint
+
 DAY = 86400
 
 
@@ -27,7 +30,7 @@ class AddRequest(NamedTuple):
     verify: bool
 
 
-def where_to_call(config: AwsConfig, profile: str) -> Any:
+def where_to_call(config: AwsConfig, profile: str) -> Endpoint:
     """STS and IAM endpoints for calls signed with `profile`'s keys."""
     from credproc.sts_keys import Endpoint, iam_url
 
@@ -120,8 +123,8 @@ def add(request: AddRequest) -> list[str]:
         )
     elif not known.get("credential_process"):
         lines.append(
-            f"to use {profile} directly in SDKs, set in [profile {profile}]: "
-            f"credential_process = credproc --profile {profile}"
+            f"if you use profile {profile} itself (aws --profile {profile}), set "
+            f"credential_process = credproc --profile {profile} in [profile {profile}]"
         )
     return lines
 

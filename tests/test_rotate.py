@@ -4,9 +4,10 @@ vault and a message that says which key exists where."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
-from tests.conftest import DEVICE, IamUser, World, section
+from tests.conftest import CREDPROC, DEVICE, IamUser, World, section
 from tests.secret_service import SecretService
 from tests.vault_helpers import added, in_vault, one_line_failure
 
@@ -145,3 +146,25 @@ def test_a_user_with_two_keys_already_is_told_which_to_delete(
 def test_rotate_needs_keys_in_the_vault(world: World, keystore: SecretService) -> None:
     world.standard_config(section("solo", region="us-east-1"))
     assert "credproc add solo" in one_line_failure(world.run("rotate", "solo"), 2)
+
+
+def test_two_rotations_at_once_lose_no_key(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    """The second waits for the first's lock, then rotates the key the first stored."""
+    user_world(world, iam_user)
+    running = [
+        subprocess.Popen(
+            [CREDPROC, "rotate", "base"],
+            env=world.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    assert [p.wait(90) for p in running] == [0, 0], [p.stderr.read() for p in running if p.stderr]
+    [left] = iam_user.key_ids()
+    assert left != iam_user.key_id and in_vault(world, keystore, "base").access_key_id == left
+    assert world.sts.actions().count("CreateAccessKey") == 2
