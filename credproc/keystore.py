@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from credproc import lock, paths, rules
-from credproc.cache import open_private, private_dir, read_all, write_private
+from credproc.cache import private_dir, read_private, write_private
 from credproc.entry import KEY_BYTES
 from credproc.errors import ConfigError, VaultError
 
@@ -187,16 +187,12 @@ def _file_key(*, create: bool) -> bytes | None:
     path = paths.vault_key_file()
     try:
         private_dir(os.path.dirname(path) or ".")
-        fd = open_private(path, secret=True)
-        if fd is None and create:
+        key = read_private(path, KEY_BYTES + 1, secret=True)
+        if key is None and create:
             write_private(path, os.urandom(KEY_BYTES), replace=False)
-            fd = open_private(path, secret=True)
-        if fd is None:
+            key = read_private(path, KEY_BYTES + 1, secret=True)
+        if key is None:
             return None
-        try:
-            key = read_all(fd, KEY_BYTES + 1)
-        finally:
-            os.close(fd)
     except OSError as exc:  # the checks' own refusals (a symlink, loose modes) pass as they are
         raise VaultError(
             f"cannot use the vault key file {path}: {exc.strerror}", "check it"

@@ -14,7 +14,13 @@ import os
 from collections.abc import Iterator
 
 from credproc import entry, keystore, lock, log, paths, rules
-from credproc.cache import MAX_ENTRY_BYTES, open_private, private_dir, read_all, write_private
+from credproc.cache import (
+    MAX_ENTRY_BYTES,
+    private_dir,
+    read_private,
+    remove_private,
+    write_private,
+)
 from credproc.entry import VaultKeys
 from credproc.errors import VaultError
 from credproc.plan import vault_name
@@ -102,15 +108,7 @@ class Vault:
             ) from None
 
     def remove(self, profile: str) -> bool:
-        try:
-            os.unlink(self.path(profile))
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise VaultError(
-                f"cannot remove {self.path(profile)}: {exc.strerror}", "check its permissions"
-            ) from None
+        return remove_private(self.path(profile))
 
     @contextlib.contextmanager
     def writing(self, profile: str) -> Iterator[None]:
@@ -121,13 +119,7 @@ class Vault:
 
     def _blob(self, path: str) -> bytes | None:
         try:
-            fd = open_private(path, secret=False)
-            if fd is None:
-                return None
-            try:
-                return read_all(fd, MAX_ENTRY_BYTES)
-            finally:
-                os.close(fd)
+            return read_private(path, MAX_ENTRY_BYTES, secret=False)
         except OSError as exc:
             raise VaultError(
                 f"cannot read {path}: {exc.strerror}", "check its permissions"

@@ -184,6 +184,22 @@ class World:
         assert len(lines) == 1
         return json.loads(lines[0])
 
+    def imports(self, profile: str = "prod-mfa") -> set[str]:
+        """The modules `credproc --profile P` imports (python -X importtime); it must serve."""
+        done = subprocess.run(
+            [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", profile],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            timeout=30,
+        )
+        assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1, done.stderr
+        imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+        assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is whole
+        return imported
+
     def boto3(self, profile: str = "prod", env: dict[str, str] | None = None) -> dict[str, str]:
         """boto3 in its own process, getting credentials through credential_process."""
         script = (

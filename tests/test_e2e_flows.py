@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
 
 import pytest
 
-from tests.conftest import BASE_KEY_ID, COUNTING, DEVICE, PYTHON, ROLE, World, section
+from tests.conftest import BASE_KEY_ID, COUNTING, DEVICE, ROLE, World, section
 
 ROLE_WITHOUT_MFA = section("r", role_arn=ROLE, source_profile="base")
 
@@ -32,18 +30,7 @@ def test_output_is_the_credential_process_format(world: World) -> None:
 def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None:
     world.standard_config()
     world.serve()
-    done = subprocess.run(
-        [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", "prod-mfa"],
-        env=world.env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-        timeout=30,
-    )
-    assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1
-    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
-    assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is complete
+    imported = world.imports()
     heavy = {
         m
         for m in imported
