@@ -81,17 +81,20 @@ def cmd_status(args: Args) -> int:
         vault_rows, failure = [], exc
     if args.json:
         print(json.dumps(rows + vault_rows, indent=2))
-    else:
-        if not rows:
-            print("no cached credentials")
-        for row in rows:
-            left = row["expires_in_seconds"]
-            state = f"expires in {_minutes(left)}" if left > 0 else "expired"
-            print(
-                f"{row['profile']:<24} {row['kind']:<8} {row['role'] or row['mfa_serial']}  {state}"
-            )
-        for row in vault_rows:
-            print(status_line(row))
+        return _shown(failure)
+    if not rows:
+        print("no cached credentials")
+    for row in rows:
+        left = row["expires_in_seconds"]
+        state = f"expires in {_minutes(left)}" if left > 0 else "expired"
+        print(f"{row['profile']:<24} {row['kind']:<8} {row['role'] or row['mfa_serial']}  {state}")
+    for row in vault_rows:
+        print(status_line(row))
+    return _shown(failure)
+
+
+def _shown(failure: StoreError | None) -> int:
+    """After what could be shown, the vault's failure, if any, as the command's."""
     if failure is not None:
         raise failure
     return 0

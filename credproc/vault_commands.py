@@ -113,8 +113,14 @@ def add(request: AddRequest) -> list[str]:
         f"the vault key is in {keystore.where()}"
     ]
     if request.source == "file":
-        for path in user_keys.remove_from_files(config, profile, keys):
-            lines.append(f"{profile}: removed them from {path}")
+        try:
+            moved = user_keys.remove_from_files(config, profile, keys)
+        except CredprocError as exc:
+            raise type(exc)(
+                f"the keys are in the vault, but {exc.what}",
+                f"run `credproc add {profile} --from-file` again to take them out of the file",
+            ) from None
+        lines += [f"{profile}: removed them from {path}" for path in moved]
     known = config.profiles.get(profile)
     if known is None:
         lines.append(

@@ -102,6 +102,9 @@ def test_a_locked_keystore_is_exit_8_with_how_to_unlock_and_cache_is_served(
     assert verbose.returncode == 0 and "the OS keystore is locked; serving cached" in verbose.stderr
     line = one_line_failure(world.run("login", "--profile", "prod-mfa"), 8)
     assert "the OS keystore is locked" in line and "unlock" in line
+    status = world.run("status")  # what the cache holds is shown; the vault's rows cannot be
+    assert "the OS keystore is locked" in one_line_failure(status, 8)
+    assert "prod-mfa                 role" in status.stdout and "vault" not in status.stdout
 
 
 def test_a_stopped_bus_is_exit_8_at_once(world: World, own_keystore: SecretService) -> None:
