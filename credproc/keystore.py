@@ -67,7 +67,7 @@ def create() -> bytes:
 
 
 def _keystore_key(create: bool, adding: bool) -> bytes | None:
-    backend = _backend(adding)
+    backend = _ask(lambda: _backend(adding), adding)  # finding it talks to D-Bus too
     text: str | None = _ask(lambda: backend.get_password(SERVICE, NAME), adding)
     if text is None and create:
         # two first `add`s at once must agree on one key, or one of them loses its entry
@@ -159,6 +159,8 @@ def _ask(call: Callable[[], T], adding: bool) -> T:
 def _failed(exc: Exception, adding: bool) -> VaultError:
     from keyring.errors import KeyringLocked, NoKeyringError
 
+    if isinstance(exc, VaultError):
+        return exc
     if isinstance(exc, KeyringLocked):
         return VaultError("the OS keystore is locked", UNLOCK_FIX)
     if isinstance(exc, NoKeyringError):

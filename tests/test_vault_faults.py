@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -114,6 +115,35 @@ def test_a_stopped_bus_is_exit_8_at_once(world: World, own_keystore: SecretServi
     line = one_line_failure(world.run("--profile", "prod-mfa"), 8)
     assert time.monotonic() - started < 5
     assert "no OS keystore" in line and "Secret Service" in line and "start" in line
+
+
+def test_a_keystore_that_never_answers_ends_within_the_prompt_timeout(
+    world: World, own_keystore: SecretService
+) -> None:
+    vault_world(world)
+    os.kill(own_keystore.daemon.pid, signal.SIGSTOP)  # on the bus, but answering nothing
+    try:
+        started = time.monotonic()
+        done = world.run("--profile", "prod-mfa", env={"CREDPROC_PROMPT_TIMEOUT": "2"})
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(own_keystore.daemon.pid, signal.SIGCONT)
+    assert "did not answer within 2 s" in one_line_failure(done, 8)
+
+
+def test_a_bus_that_never_answers_ends_within_the_prompt_timeout(
+    world: World, own_keystore: SecretService
+) -> None:
+    vault_world(world)
+    os.kill(own_keystore.bus_pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        done = world.run("--profile", "prod-mfa", env={"CREDPROC_PROMPT_TIMEOUT": "2"})
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(own_keystore.bus_pid, signal.SIGCONT)
+    line = one_line_failure(done, 8)  # jeepney's own 1 s or credproc's 2 s, whichever first
+    assert "did not answer within 2 s" in line or "no OS keystore answers" in line
 
 
 def test_no_keystore_at_all_refuses_add_naming_both_ways_out(world: World) -> None:
