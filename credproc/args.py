@@ -13,6 +13,9 @@ from credproc.errors import EXIT_CODES, UsageError
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
+        if message.startswith("unrecognized arguments"):
+            # never echoed: someone may have put keys there (`credproc add P AKIA... SECRET`)
+            message = "unrecognized arguments (not shown here, in case one is a secret)"
         raise UsageError(message, "see credproc --help")
 
 
@@ -62,6 +65,7 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     init.add_argument("target", metavar="PROFILE", help="the profile SDKs use, e.g. prod")
     init.add_argument("--write", action="store_true", help="make the change (default: show it)")
     _completion_parser(sub)
+    _vault_commands(sub, common)
     return parser
 
 
@@ -87,6 +91,30 @@ def grammar(env_formats: list[str]) -> argparse.ArgumentParser:
 @functools.lru_cache(maxsize=1)
 def _grammar(env_formats: tuple[str, ...]) -> argparse.ArgumentParser:
     return _parser(list(env_formats))
+
+
+def _vault_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    add = sub.add_parser(
+        "add", parents=[common], help="put a profile's long-term keys in the vault (typed)"
+    )
+    add.add_argument("name", metavar="PROFILE")
+    given = add.add_mutually_exclusive_group()
+    given.add_argument(
+        "--from-env", action="store_true", help="AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
+    given.add_argument(
+        "--from-file", action="store_true", help="move them out of the AWS credentials file"
+    )
+    add.add_argument("--no-verify", action="store_true", help="store without asking STS (offline)")
+    remove = sub.add_parser(
+        "remove", parents=[common], help="forget a profile's vault keys and what they minted"
+    )
+    remove.add_argument("name", metavar="PROFILE")
+    remove.add_argument("--yes", action="store_true", help="do not ask first")
+    rotate = sub.add_parser(
+        "rotate", parents=[common], help="replace a profile's vault keys with a new IAM key"
+    )
+    rotate.add_argument("name", metavar="PROFILE")
 
 
 def parse(argv: list[str], env_formats: list[str]) -> SimpleNamespace:

@@ -94,6 +94,28 @@ def open_private(path: str, *, secret: bool) -> int | None:
     return fd
 
 
+def read_private(path: str, limit: int, *, secret: bool) -> bytes | None:
+    """A checked private file's bytes (at most `limit`), or None when it does not exist."""
+    fd = open_private(path, secret=secret)
+    if fd is None:
+        return None
+    try:
+        return read_all(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def remove_private(path: str) -> bool:
+    """Remove a file of ours; False when it was not there."""
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StoreError(f"cannot remove {path}: {exc.strerror}", "check its permissions") from None
+
+
 def read_all(fd: int, limit: int) -> bytes:
     chunks, size = [], 0
     while size < limit:
@@ -204,15 +226,11 @@ class Store:
     def read(self, name: str) -> CacheEntry | None:
         """The entry, or None for a miss (absent, damaged, foreign)."""
         try:
-            fd = open_private(self.path(name), secret=False)
-            if fd is None:
-                return None
-            try:
-                blob = read_all(fd, MAX_ENTRY_BYTES)
-            finally:
-                os.close(fd)
+            blob = read_private(self.path(name), MAX_ENTRY_BYTES, secret=False)
         except OSError as exc:
             log.warn(f"cache entry {name} unreadable ({exc.strerror}): treated as a miss")
+            return None
+        if blob is None:
             return None
         try:
             return entry.unseal(self.key, name, blob)
@@ -236,15 +254,7 @@ class Store:
             return False
 
     def remove(self, name: str) -> bool:
-        try:
-            os.unlink(self.path(name))
-            return True
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise StoreError(
-                f"cannot remove {self.path(name)}: {exc.strerror}", "check its permissions"
-            ) from None
+        return remove_private(self.path(name))
 
     def names(self) -> list[str]:
         """Entry names; locks and temp files aside."""

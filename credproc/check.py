@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import shlex
 
-from credproc.config import AwsConfig
+from credproc.config import AwsConfig, file_profiles
 from credproc.entry import SESSION
 from credproc.errors import ConfigError
 from credproc.plan import Plan, build
+from credproc.profiles import VAULT
 from credproc.prompt import NONE, choose, pinentry
 
 
 def _describe(plan: Plan) -> list[str]:
     source = plan.source
     kind = "long-term keys" if source.long_term else "temporary credentials"
-    lines = [f"source: profile {source.profile}, {source.kind} ({kind})"]
+    what = "keys in credproc's vault" if source.kind == VAULT else source.kind
+    lines = [f"source: profile {source.profile}, {what} ({kind})"]
     for number, step in enumerate(plan.steps, 1):
         call = "GetSessionToken" if step.kind == SESSION else f"AssumeRole {step.role_arn}"
         mfa = f", MFA code for {step.mfa_serial}" if step.mfa_serial else ""
@@ -43,6 +45,22 @@ def _taken_over(config: AwsConfig, name: str) -> list[str]:
     return problems
 
 
+def _plaintext_beside_vault(config: AwsConfig, plan: Plan) -> list[str]:
+    """Keys in the AWS files of a profile whose vault keys win: a copy in plain text."""
+    profile = plan.source.profile
+    if plan.source.kind != VAULT:
+        return []
+    files = [(config.credentials_file, False), (config.config_file, True)]
+    return [
+        f"profile {profile} has plaintext keys in {path} beside its keys in the vault, which "
+        f"win (run `credproc add {profile} --from-file` to remove them if they are the same "
+        "keys; otherwise delete those lines)"
+        for path, is_config in files
+        if {"aws_access_key_id", "aws_secret_access_key"}
+        & set(file_profiles(path, config_file=is_config).get(profile, {}))
+    ]
+
+
 def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
     """Lines to print, and the problems among them."""
     problems = _taken_over(config, name)
@@ -60,6 +78,7 @@ def explain(config: AwsConfig, name: str) -> tuple[list[str], list[str]]:
             unavailable = login_unavailable(plan.source.profile)
             if unavailable is not None:
                 problems.append(unavailable.message())
+        problems += _plaintext_beside_vault(config, plan)
         if any(step.mfa_serial for step in plan.steps):
             try:
                 method = choose(plan.settings)

@@ -16,7 +16,7 @@ from credproc import log
 from credproc.cache import Store
 from credproc.config import load
 from credproc.entry import SESSION, Credentials
-from credproc.errors import CredprocError, MfaCancelled, UsageError
+from credproc.errors import CredprocError, MfaCancelled, StoreError, UsageError
 from credproc.obtain import obtain
 from credproc.plan import CHAIN_ENV, build
 from credproc.protocol import process_output, utc_iso
@@ -72,16 +72,31 @@ def _entries(store: Store) -> list[dict[str, Any]]:
 
 
 def cmd_status(args: Args) -> int:
+    from credproc.vault_commands import status_line, status_rows
+
     rows = _entries(Store.open())
+    try:  # the cached entries are shown even when the vault cannot be read now
+        vault_rows, failure = status_rows(), None
+    except StoreError as exc:
+        vault_rows, failure = [], exc
     if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
+        print(json.dumps(rows + vault_rows, indent=2))
+        return _shown(failure)
     if not rows:
         print("no cached credentials")
     for row in rows:
         left = row["expires_in_seconds"]
         state = f"expires in {_minutes(left)}" if left > 0 else "expired"
         print(f"{row['profile']:<24} {row['kind']:<8} {row['role'] or row['mfa_serial']}  {state}")
+    for row in vault_rows:
+        print(status_line(row))
+    return _shown(failure)
+
+
+def _shown(failure: StoreError | None) -> int:
+    """After what could be shown, the vault's failure, if any, as the command's."""
+    if failure is not None:
+        raise failure
     return 0
 
 
@@ -209,6 +224,28 @@ def cmd_completion(args: Args) -> int:
     return 0
 
 
+def cmd_add(args: Args) -> int:
+    from credproc.vault_commands import AddRequest, add
+
+    source = "env" if args.from_env else "file" if args.from_file else "tty"
+    print("\n".join(add(AddRequest(args.name, source, verify=not args.no_verify))))
+    return 0
+
+
+def cmd_remove(args: Args) -> int:
+    from credproc.vault_commands import remove
+
+    print("\n".join(remove(args.name, yes=args.yes)))
+    return 0
+
+
+def cmd_rotate(args: Args) -> int:
+    from credproc.rotate import rotate
+
+    print("\n".join(rotate(args.name)))
+    return 0
+
+
 COMMANDS = {
     None: cmd_serve,
     "login": cmd_login,
@@ -220,6 +257,9 @@ COMMANDS = {
     "console": cmd_console,
     "init": cmd_init,
     "completion": cmd_completion,
+    "add": cmd_add,
+    "remove": cmd_remove,
+    "rotate": cmd_rotate,
 }
 NEEDS_PROFILE = (None, "login", "env", "exec", "check", "console")
 

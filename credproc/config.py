@@ -68,6 +68,14 @@ def config_profile(section: str) -> str:
     return ""
 
 
+def file_profiles(path: str, *, config_file: bool) -> dict[str, dict[str, str]]:
+    """The profiles one AWS file defines, with their values as written in that file."""
+    sections = _read_ini(path).items()
+    if not config_file:
+        return dict(sections)
+    return {config_profile(name): values for name, values in sections if config_profile(name)}
+
+
 def load() -> AwsConfig:
     """Profiles of both files; the credentials file's values win, as in botocore."""
     config_file, credentials_file = config_paths()

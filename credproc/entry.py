@@ -1,4 +1,5 @@
-"""A cache entry: the one typed record of what an entry holds, and its sealed format.
+"""A cache entry and a vault entry: the typed records of what each holds, and their one
+sealed format.
 
 Sealed: b"CPE", a version byte, a 96-bit nonce, then AES-256-GCM of the record as JSON with
 the header and the file name as associated data, so an entry copied over another's name
@@ -24,6 +25,7 @@ SESSION = "session"  # an MFA session: GetSessionToken with a code
 ROLE = "role"  # role credentials: AssumeRole
 USED_CODES = "used-codes"  # keyed hashes of the codes sent lately for one device
 KINDS = (SESSION, ROLE, USED_CODES)
+VAULT_KEYS = "vault-keys"  # an IAM user's long-term keys, in the vault (not the cache)
 
 # Records are NamedTuples, not dataclasses: importing dataclasses (and inspect) costs about
 # 9 ms, a fifth of the cache-hit path.
@@ -49,6 +51,20 @@ class CacheEntry(NamedTuple):
     mfa_serial: str = ""  # the device: a session's, or the one whose codes these are
     credentials: Credentials | None = None  # a session's or a role's
     used_codes: tuple[tuple[str, float], ...] = ()  # (keyed hash, when sent), for USED_CODES
+
+
+class VaultKeys(NamedTuple):
+    """What one vault file holds: the long-term keys of one profile."""
+
+    profile: str  # the profile they belong to; also checked against the file's name
+    access_key_id: str
+    secret_access_key: str
+    added: int  # Unix time they were stored
+    user_arn: str = ""  # who AWS said they are; "" when added with --no-verify
+    kind: str = VAULT_KEYS
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.access_key_id, self.secret_access_key, "", 0)
 
 
 class InvalidEntry(Exception):
@@ -116,19 +132,34 @@ def _from_json(record: object) -> CacheEntry:
     return entry
 
 
+def _vault_from_json(record: object) -> VaultKeys:
+    if not isinstance(record, dict) or set(record) != set(VaultKeys._fields):
+        raise InvalidEntry("holds no valid record")
+    added = _number(record["added"])
+    if record["kind"] != VAULT_KEYS or not isinstance(added, int):
+        raise InvalidEntry("holds no valid record")
+    return VaultKeys(
+        _text(record["profile"]),
+        _text(record["access_key_id"]),
+        _text(record["secret_access_key"]),
+        added,
+        _text(record["user_arn"]),
+    )
+
+
 # cryptography is imported where an entry is sealed or opened, not with this module: commands
 # that read no entry (completion at each TAB) do not pay its 35 ms
 
 
-def seal(key: bytes, name: str, entry: CacheEntry) -> bytes:
+def _seal(key: bytes, name: str, record: dict[str, Any]) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(NONCE_BYTES)
-    plain = json.dumps(_to_json(entry), separators=(",", ":")).encode()
+    plain = json.dumps(record, separators=(",", ":")).encode()
     return _header() + nonce + AESGCM(key).encrypt(nonce, plain, _header() + name.encode())
 
 
-def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
+def _unseal(key: bytes, name: str, blob: bytes) -> object:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -144,7 +175,22 @@ def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
         plain = AESGCM(key).decrypt(
             nonce, blob[len(header) + NONCE_BYTES :], header + name.encode()
         )
-        record = json.loads(plain)
+        return json.loads(plain)
     except (InvalidTag, ValueError):
         raise InvalidEntry("does not decrypt with this key under this name") from None
-    return _from_json(record)
+
+
+def seal(key: bytes, name: str, entry: CacheEntry) -> bytes:
+    return _seal(key, name, _to_json(entry))
+
+
+def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
+    return _from_json(_unseal(key, name, blob))
+
+
+def seal_vault(key: bytes, name: str, keys: VaultKeys) -> bytes:
+    return _seal(key, name, keys._asdict())
+
+
+def unseal_vault(key: bytes, name: str, blob: bytes) -> VaultKeys:
+    return _vault_from_json(_unseal(key, name, blob))

@@ -66,6 +66,11 @@ class StoreError(CredprocError):
     exit_code = 8
 
 
+class VaultError(StoreError):
+    """The vault, its key or the OS keystore cannot be used now; still-valid cached
+    credentials may be served meanwhile."""
+
+
 EXIT_CODES = {
     0: "success",
     1: "internal error (a bug: please report it with the output of -v)",
@@ -75,5 +80,5 @@ EXIT_CODES = {
     MfaCancelled.exit_code: "MFA prompt cancelled by the user",
     AwsRefused.exit_code: "AWS refused the request (access denied, bad keys, bad role)",
     AwsUnreachable.exit_code: "AWS STS unreachable (network, DNS, endpoint)",
-    StoreError.exit_code: "local cache or key unusable (ownership, permissions, symlinks)",
+    StoreError.exit_code: "local cache, key, vault or keystore unusable (permissions, locked)",
 }

@@ -1,4 +1,5 @@
-"""Where the cache folder and the key live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE override)."""
+"""Where the cache folder, the key and the vault live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE
+override the first two)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,13 @@ def cache_dir() -> str:
 
 def key_file() -> str:
     return _override("CREDPROC_KEY_FILE") or os.path.join(_platform_dirs()[1], "key")
+
+
+def vault_dir() -> str:
+    """The sealed long-term keys: in the data folder, apart from the cache that `clear` empties."""
+    return os.path.join(_platform_dirs()[1], "vault")
+
+
+def vault_key_file() -> str:
+    """The vault key when CREDPROC_VAULT_KEY=file: beside the cache key."""
+    return os.path.join(os.path.dirname(key_file()), "vault-key")

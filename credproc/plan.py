@@ -9,9 +9,9 @@ import json
 import os
 from typing import NamedTuple
 
-from credproc import rules
+from credproc import paths, rules
 from credproc.config import AwsConfig, Profile
-from credproc.entry import ROLE, SESSION
+from credproc.entry import ROLE, SESSION, VAULT_KEYS
 from credproc.profiles import Chain, Settings, Source, walk
 
 CHAIN_ENV = "CREDPROC_CHAIN"  # profiles being resolved by credproc processes above this one
@@ -56,9 +56,27 @@ def identity(**fields: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def vault_name(profile: str) -> str:
+    """The name of the vault file of `profile`'s keys: a hash, as a cache entry's."""
+    return identity(kind=VAULT_KEYS, profile=profile)
+
+
+def in_vault(profile: str) -> bool:
+    """Whether the vault holds keys for `profile`: one stat, nothing read or decrypted.
+    A file that cannot even be looked at counts, so that reading it says why."""
+    try:
+        os.lstat(os.path.join(paths.vault_dir(), vault_name(profile)))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def source_identity(source: Source) -> str:
     """What the first credentials are: keys are who they are in whichever profile holds them;
-    any other source is its profile and that profile's keys."""
+    any other source is its profile and that profile's keys. Vault keys are sealed: they are
+    their profile (rotating them keeps the sessions they minted, which AWS keeps too)."""
     return identity(
         source=source.kind,
         profile="" if source.key_id else source.profile,
@@ -68,9 +86,12 @@ def source_identity(source: Source) -> str:
 
 
 def _endpoint(hop: Profile, chain: Chain, partition_arn: str) -> tuple[str, str]:
-    """STS endpoint override and region: environment first, then the hop, then the chain."""
+    return endpoint([hop, *chain.profiles], partition_arn)
+
+
+def endpoint(profiles: list[Profile], partition_arn: str = "") -> tuple[str, str]:
+    """STS endpoint override and region: environment first, then the profiles in order."""
     env = os.environ
-    profiles = [hop, *chain.profiles]
     url = env.get("AWS_ENDPOINT_URL_STS") or env.get("AWS_ENDPOINT_URL")
     url = url or next((p.get("endpoint_url") for p in profiles if p.get("endpoint_url")), "")
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
@@ -138,5 +159,5 @@ def steps(chain: Chain) -> tuple[Step, ...]:
 
 
 def build(config: AwsConfig, name: str) -> Plan:
-    chain = walk(config, name)
+    chain = walk(config, name, in_vault)
     return Plan(name, chain.source, steps(chain), chain.settings)

@@ -4,6 +4,7 @@ source, each profile checked on the way, and credproc's own settings (stdlib onl
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import NamedTuple
 
 from credproc import rules
@@ -12,6 +13,7 @@ from credproc.config import AwsConfig, Profile
 from credproc.errors import ConfigError
 
 MAX_DEPTH = 8
+VAULT = "vault"  # the source kind of a profile whose long-term keys are in credproc's vault
 # sources that botocore resolves itself, by the key that makes a profile one
 BOTOCORE_SOURCE_KEYS = {
     "sso_session": "sso",
@@ -35,7 +37,7 @@ class Settings(NamedTuple):
 class Source(NamedTuple):
     """The first credentials of a chain, which credproc does not mint itself."""
 
-    kind: str  # static, environment, ec2-metadata, ecs, process, sso, login, web-identity
+    kind: str  # static, vault, environment, ec2-metadata, ecs, process, sso, login, web-identity
     profile: str
     long_term: bool
     key_id: str = ""  # static and environment sources: the access key id
@@ -67,8 +69,14 @@ def _settings(chain: list[Profile]) -> Settings:
     )
 
 
-def _profile_source(profile: Profile) -> Source:
-    """A profile without a role to assume: what botocore would take its credentials from."""
+InVault = Callable[[str], bool]  # whether the vault holds keys for a profile (a stat, no more)
+
+
+def _profile_source(profile: Profile, in_vault: InVault) -> Source:
+    """A profile without a role to assume: what botocore would take its credentials from,
+    where keys in the vault win over keys in the files."""
+    if in_vault(profile.name):
+        return Source(VAULT, profile.name, True)
     key_id = profile.get("aws_access_key_id")
     if key_id:
         if not profile.get("aws_secret_access_key"):
@@ -102,7 +110,13 @@ def _credential_source(profile: Profile) -> Source:
     return Source(kind, profile.name, not temporary, os.environ.get("AWS_ACCESS_KEY_ID", ""))
 
 
-def _assumes_role(profile: Profile, *, top: bool) -> bool:
+def _has_keys(profile: Profile, in_vault: InVault) -> bool:
+    """Static keys, in the files or in the vault (which count exactly as keys in the files)."""
+    in_files = profile.get("aws_access_key_id") or profile.get("aws_secret_access_key")
+    return bool(in_files) or in_vault(profile.name)
+
+
+def _assumes_role(profile: Profile, in_vault: InVault, *, top: bool) -> bool:
     """Whether botocore would assume this profile's role_arn rather than use its credentials.
 
     A web identity profile's role_arn belongs to its own source; a source profile's static
@@ -110,12 +124,14 @@ def _assumes_role(profile: Profile, *, top: bool) -> bool:
     """
     if not profile.get("role_arn") or profile.get("web_identity_token_file"):
         return False
-    has_keys = profile.get("aws_access_key_id") or profile.get("aws_secret_access_key")
-    return top or not has_keys
+    return top or not _has_keys(profile, in_vault)
 
 
-def _session_source(profile: Profile) -> Source:
-    """The source of a named profile without a role: long-term keys for its MFA session."""
+def _session_source(profile: Profile, in_vault: InVault) -> Source:
+    """The source of a named profile without a role: long-term keys for its MFA session.
+    Vault keys answer with a session even without mfa_serial: they are never handed out."""
+    if in_vault(profile.name):
+        return Source(VAULT, profile.name, True)
     if not profile.get("mfa_serial"):
         raise bad(
             profile,
@@ -123,7 +139,7 @@ def _session_source(profile: Profile) -> Source:
             "has neither role_arn nor mfa_serial: there is nothing for credproc to do",
             "add role_arn and source_profile, or mfa_serial",
         )
-    source = _profile_source(profile)
+    source = _profile_source(profile, in_vault)
     if not source.long_term:
         raise bad(
             profile,
@@ -138,7 +154,7 @@ def _chain(profiles: list[Profile], hops: list[Profile], source: Source) -> Chai
     return Chain(tuple(profiles), tuple(hops), source, _settings(profiles))
 
 
-def walk(config: AwsConfig, name: str) -> Chain:
+def walk(config: AwsConfig, name: str, in_vault: InVault) -> Chain:
     """Follow source_profile from the named profile, checking each profile on the way."""
     profiles: list[Profile] = []
     hops: list[Profile] = []
@@ -149,10 +165,10 @@ def walk(config: AwsConfig, name: str) -> Chain:
             loop = " -> ".join([p.name for p in profiles] + [profile.name])
             raise ConfigError(f"source_profile loop: {loop}", "break the loop in " + profile.origin)
         profiles.append(profile)
-        if not _assumes_role(profile, top=len(profiles) == 1):
+        if not _assumes_role(profile, in_vault, top=len(profiles) == 1):
             if hops:
-                return _chain(profiles, hops, _profile_source(profile))
-            return _chain(profiles, hops, _session_source(profile))  # MFA session: the answer
+                return _chain(profiles, hops, _profile_source(profile, in_vault))
+            return _chain(profiles, hops, _session_source(profile, in_vault))  # the answer
         if len(hops) == MAX_DEPTH:
             raise ConfigError(
                 f"role chain from '{name}' is deeper than {MAX_DEPTH} hops",
@@ -169,8 +185,8 @@ def walk(config: AwsConfig, name: str) -> Chain:
                 "is set without source_profile or credential_source",
                 "add source_profile = PROFILE_WITH_KEYS",
             )
-        if parent == profile.name and profile.get("aws_access_key_id"):
-            return _chain(profiles, hops, _profile_source(profile))  # its own keys
+        if parent == profile.name and (profile.get("aws_access_key_id") or in_vault(parent)):
+            return _chain(profiles, hops, _profile_source(profile, in_vault))  # its own keys
         if parent not in config.profiles:
             raise bad(
                 profile,

@@ -15,8 +15,13 @@ from credproc import lock, log, rules
 from credproc.cache import Store
 from credproc.config import AwsConfig
 from credproc.entry import ROLE, CacheEntry, Credentials
-from credproc.errors import AwsUnreachable, NoPrompt, SourceRejected
+from credproc.errors import AwsUnreachable, NoPrompt, SourceRejected, VaultError
 from credproc.plan import Plan, Step
+from credproc.profiles import VAULT
+
+# what may pass while still-valid cached credentials are served instead: no one to give a
+# code, no network, a vault that cannot be read now (a locked keystore)
+PASSING = (NoPrompt, AwsUnreachable, VaultError)
 
 
 class Resolver:
@@ -41,7 +46,7 @@ class Resolver:
                 return old
             try:
                 fresh = self._mint(index)
-            except (NoPrompt, AwsUnreachable) as exc:
+            except PASSING as exc:
                 # `login` promised new credentials: it reports the failure instead
                 if old and old.seconds_left() > rules.GRACE_SECONDS and not self.renew:
                     log.warn(
@@ -79,6 +84,10 @@ class Resolver:
                 profile.get("aws_session_token"),
                 0,
             )
+        if source.kind == VAULT:
+            from credproc import vault  # asks the keystore: once per MFA session minted
+
+            return vault.source_keys(source.profile)
         from credproc import sources
 
         return sources.load(source, self.plan.profile)

@@ -28,6 +28,10 @@ MFA_TRIES = 3  # answers in all: typos, codes used lately and codes STS rejects
 TOTP_STEP = 30  # seconds a TOTP code is shown for (RFC 6238's default, used by every MFA app)
 USED_CODE_SECONDS = 90  # a code sent lately stays spent: its 30 s plus the skew AWS tolerates
 
+# The vault's long-term keys
+KEY_ROTATE_DAYS = 90  # `status` flags keys this old with the rotate command
+NEW_KEY_PROOF_SECONDS = 15  # a new key is retried this long while IAM spreads it to STS
+
 
 def prompt_timeout() -> float:
     """CREDPROC_PROMPT_TIMEOUT, or PROMPT_TIMEOUT."""

@@ -35,6 +35,7 @@ STS_CONFIG = botocore.config.Config(
     read_timeout=STS_READ_SECONDS,
 )
 THROTTLING_CODES = ("Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown")
+REJECTED_KEYS = ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException")
 
 
 def _account(arn: str) -> str:
@@ -93,12 +94,20 @@ def mint(client: Any, step: Step, source: Source, code: str = "") -> Credentials
 
 def client(step: Step, source: Credentials) -> Any:
     """An STS client for this step's endpoint, signing with `source`."""
+    return service_client("sts", step.profile, step.region, step.endpoint_url, source)
+
+
+def service_client(
+    service: str, profile: str, region: str, endpoint_url: str, source: Credentials
+) -> Any:
+    """A client of `service` (sts, iam) signing with `source`; `profile` ("" for none) gives
+    botocore's other settings."""
     try:
-        session = botocore.session.Session(profile=step.profile)
-        sts = session.create_client(
-            "sts",
-            region_name=step.region or None,
-            endpoint_url=step.endpoint_url or None,
+        session = botocore.session.Session(profile=profile or None)
+        made = session.create_client(
+            service,
+            region_name=region or None,
+            endpoint_url=endpoint_url or None,
             aws_access_key_id=source.access_key_id,
             aws_secret_access_key=source.secret_access_key,
             aws_session_token=source.session_token or None,
@@ -107,12 +116,12 @@ def client(step: Step, source: Credentials) -> Any:
     except (botocore.exceptions.BotoCoreError, ValueError) as exc:
         # botocore's messages name the bad region or endpoint; credentials are not in them
         raise ConfigError(
-            f"cannot make an STS client for profile {step.profile}: {one_line(str(exc))}",
-            "check region, endpoint_url and AWS_ENDPOINT_URL_STS",
+            f"cannot make an {service.upper()} client for profile {profile}: {one_line(str(exc))}",
+            f"check region, endpoint_url and AWS_ENDPOINT_URL_{service.upper()}",
         ) from None
-    endpoint = sts.meta.endpoint_url
-    sts.meta.events.register("before-call.sts", lambda **_: _check_host_resolves(endpoint))
-    return sts
+    endpoint = made.meta.endpoint_url
+    made.meta.events.register(f"before-call.{service}", lambda **_: _check_host_resolves(endpoint))
+    return made
 
 
 def _check_host_resolves(endpoint: str) -> None:
@@ -187,6 +196,21 @@ def _attempts(exc: botocore.exceptions.ClientError) -> int:
 def refused(
     exc: botocore.exceptions.ClientError, step: Step, source: Source, client: Any = None
 ) -> AwsRefused | AwsUnreachable:
+    endpoint = client.meta.endpoint_url if client is not None else "its endpoint"
+    denied = "check the role's trust policy, mfa_serial and external_id"
+    return refusal(exc, _call_name(step), source.profile, endpoint, denied)
+
+
+def refusal(
+    exc: botocore.exceptions.ClientError,
+    call: str,
+    profile: str,
+    endpoint: str,
+    denied: str,
+    service: str = "STS",
+) -> AwsRefused | AwsUnreachable:
+    """`service`'s refusal of `call`, signed with the credentials of `profile`, as credproc's
+    error; `denied` is the fix for AccessDenied."""
     error = exc.response.get("Error", {})
     code, message = error.get("Code", "Unknown"), one_line(error.get("Message", ""))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
@@ -197,11 +221,9 @@ def refused(
             f"{'ahead of' if skew > 0 else 'behind'} AWS ({code})",
             "set the clock right, e.g. enable NTP",
         )
-    call = _call_name(step)
     if status >= 500:
-        endpoint = client.meta.endpoint_url if client is not None else "its endpoint"
         return AwsUnreachable(
-            f"STS at {endpoint} failed {call} {_attempts(exc)} times: {code} (HTTP {status})",
+            f"{service} at {endpoint} failed {call} {_attempts(exc)} times: {code} (HTTP {status})",
             "try again in a minute",
         )
     if code in THROTTLING_CODES or status == 429:
@@ -209,21 +231,18 @@ def refused(
             f"AWS throttled {call} {_attempts(exc)} times ({code})",
             "wait a minute and try again",
         )
-    if code in ("InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"):
+    if code in REJECTED_KEYS:
         return SourceRejected(
-            f"AWS does not accept the keys of profile {source.profile} ({code})",
-            f"check the access keys of profile {source.profile}",
+            f"AWS does not accept the keys of profile {profile} ({code})",
+            f"check the access keys of profile {profile}",
         )
     if code == "ExpiredToken":
         return SourceRejected(
-            f"the credentials of profile {source.profile} have expired ({code})",
-            f"renew the credentials of profile {source.profile}",
+            f"the credentials of profile {profile} have expired ({code})",
+            f"renew the credentials of profile {profile}",
         )
     if code == "AccessDenied":
-        return AwsRefused(
-            f"AWS refused {call}: {message}",
-            "check the role's trust policy, mfa_serial and external_id",
-        )
+        return AwsRefused(f"AWS refused {call}: {message}", denied)
     return AwsRefused(f"{call} failed: {code}: {message}", "try again later, or run with -v")
 
 
@@ -250,9 +269,9 @@ def connection_reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def unreachable(exc: Exception, client: Any) -> AwsUnreachable:
+def unreachable(exc: Exception, client: Any, service: str = "STS") -> AwsUnreachable:
     endpoint = client.meta.endpoint_url
     return AwsUnreachable(
-        f"cannot reach STS at {endpoint}: {connection_reason(exc)} ({STS_ATTEMPTS} attempts)",
-        "check the network, region and endpoint_url / AWS_ENDPOINT_URL_STS",
+        f"cannot reach {service} at {endpoint}: {connection_reason(exc)} ({STS_ATTEMPTS} attempts)",
+        f"check the network, region and endpoint_url / AWS_ENDPOINT_URL_{service}",
     )

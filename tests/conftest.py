@@ -7,14 +7,17 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto.server import ThreadedMotoServer
 
 from credproc.cache import Store
 from credproc.entry import CacheEntry
+from tests.secret_service import SecretService
 from tests.sts_front import StsFront
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +108,10 @@ class World:
     def key_file(self) -> Path:
         return self.home / ".local" / "share" / "credproc" / "key"
 
+    @property
+    def vault_dir(self) -> Path:
+        return self.home / ".local" / "share" / "credproc" / "vault"
+
     def config(self, *sections: str) -> None:
         """Write ~/.aws/config; {credproc}, {mfa_process}, {role}, {device} are filled in."""
         text = "".join(sections)
@@ -190,6 +197,13 @@ class World:
         assert len(lines) == 1
         return json.loads(lines[0])
 
+    def hit_imports(self, profile: str = "prod-mfa") -> set[str]:
+        """The modules `credproc --profile P` imports; it must serve."""
+        done, imported = self.imports("--profile", profile)
+        assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1, done.stderr
+        assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is whole
+        return imported
+
     def boto3(self, profile: str = "prod", env: dict[str, str] | None = None) -> dict[str, str]:
         """boto3 in its own process, getting credentials through credential_process."""
         script = (
@@ -238,3 +252,62 @@ def primed(world: World, first_use: Path) -> World:
     world.serve()  # a hit: the copy is whole
     assert world.prompts() == 1 and world.sts.calls == []
     return world
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretService]:
+    """GNOME Keyring's Secret Service in a private D-Bus session, started once."""
+    for program, package in [
+        ("/usr/bin/gnome-keyring-daemon", "gnome-keyring"),
+        ("/usr/bin/dbus-daemon", "dbus"),
+        ("/usr/bin/dbus-monitor", "dbus"),
+    ]:
+        require_installed(program, package)
+    service = SecretService(tmp_path_factory.mktemp("secret-service"))
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def keystore(secret_service: SecretService, world: World) -> SecretService:
+    """`world` with the Secret Service as its keystore, which holds no vault key yet."""
+    secret_service.delete_vault_key()
+    world.env.update(secret_service.env)
+    return secret_service
+
+
+class IamUser:
+    """A user that moto's IAM knows, with one access key: the world's `base` keys."""
+
+    def __init__(self, world: World, moto_url: str) -> None:
+        self.iam = boto3_client("iam", moto_url)
+        self.name = f"alice-{uuid.uuid4().hex[:8]}"
+        self.arn = self.iam.create_user(UserName=self.name)["User"]["Arn"]
+        made = self.iam.create_access_key(UserName=self.name)["AccessKey"]
+        self.key_id, self.secret = made["AccessKeyId"], made["SecretAccessKey"]
+        world.credentials_file.write_text(
+            f"[base]\naws_access_key_id = {self.key_id}\naws_secret_access_key = {self.secret}\n"
+        )
+        world.env["AWS_ENDPOINT_URL_IAM"] = world.sts.url  # IAM through the recording front
+
+    def key_ids(self) -> list[str]:
+        """The user's access keys, as IAM itself lists them."""
+        listed = self.iam.list_access_keys(UserName=self.name)["AccessKeyMetadata"]
+        return sorted(key["AccessKeyId"] for key in listed)
+
+
+def boto3_client(service: str, url: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIATESTADMIN0000000",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def iam_user(world: World, moto_url: str) -> IamUser:
+    return IamUser(world, moto_url)

@@ -1,4 +1,5 @@
 """An HTTP front for moto's STS server: records every call and injects the faults of real STS.
+IAM calls pass through it too (AWS_ENDPOINT_URL_IAM), with IAM's own faults.
 
 It forwards to moto, so credentials are real moto credentials; what it adds is what moto
 lacks: TOTP rules (a rejected code, a reused code), throttling, 5xx, stalls, a skewed clock.
@@ -31,6 +32,11 @@ class Faults:
         self.deny = ""  # answer every call with this AccessDenied message
         self.lifetime: dict[str, int] = {}  # Action -> seconds the minted credentials last
         self.revoked_sessions = 0  # refuse the next N calls signed with temporary credentials
+        self.refuse: dict[str, str] = {}  # Action -> the AccessDenied message for that call
+        self.rejected_keys: set[str] = set()  # access key ids AWS does not know
+        # calls signed by a key that CreateAccessKey just made, refused as AWS refuses them
+        # while IAM spreads a new key to STS
+        self.new_key_refusals = 0
 
 
 class StsFront:
@@ -40,6 +46,7 @@ class StsFront:
         self.signers: list[str] = []  # the access key id that signed each call
         self.minted: list[dict[str, str]] = []  # Action and the credentials of each answer
         self.accepted: dict[tuple[str, str], float] = {}
+        self.spreading: dict[str, int] = {}  # new key id -> calls still refused
         self.faults = Faults()
         self.lock = threading.Lock()
         front = self
@@ -70,6 +77,7 @@ class StsFront:
             self.signers.clear()
             self.minted.clear()
             self.accepted.clear()
+            self.spreading.clear()
             self.faults = Faults()
 
     def actions(self) -> list[str]:
@@ -91,9 +99,23 @@ class StsFront:
         handler.end_headers()
         handler.wfile.write(body)
 
-    def _verdict(self, call: dict[str, str], temporary: bool) -> tuple[int, str, str] | None:
+    def _verdict(
+        self, call: dict[str, str], temporary: bool, signer: str
+    ) -> tuple[int, str, str] | None:
         """An error to answer with instead of forwarding, or None."""
         faults = self.faults
+        unknown = (
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        )
+        if call.get("Action") in faults.refuse:
+            return 403, "AccessDenied", faults.refuse[call["Action"]]
+        if signer in faults.rejected_keys:
+            return unknown
+        if self.spreading.get(signer, 0) > 0:
+            self.spreading[signer] -= 1
+            return unknown
         if faults.throttle > 0:
             faults.throttle -= 1
             return 400, "Throttling", "Rate exceeded"
@@ -135,9 +157,10 @@ class StsFront:
         with self.lock:
             self.calls.append(call)
             auth = handler.headers.get("Authorization", "")
-            self.signers.append(auth.partition("Credential=")[2].partition("/")[0])
+            signer = auth.partition("Credential=")[2].partition("/")[0]
+            self.signers.append(signer)
             temporary = bool(handler.headers.get("X-Amz-Security-Token"))
-            verdict = self._verdict(call, temporary)
+            verdict = self._verdict(call, temporary, signer)
             stall = self.faults.stall
         if stall:
             time.sleep(stall)
@@ -155,6 +178,10 @@ class StsFront:
                 status, headers, data = reply.status, reply.headers, reply.read()
         except urllib.error.HTTPError as exc:
             status, headers, data = exc.code, exc.headers, exc.read()
+        made = re.search(rb"<AccessKeyId>(AKIA\w+)</AccessKeyId>", data)
+        if call.get("Action") == "CreateAccessKey" and made and self.faults.new_key_refusals:
+            with self.lock:
+                self.spreading[made.group(1).decode()] = self.faults.new_key_refusals
         lifetime = self.faults.lifetime.get(call.get("Action", ""))
         if lifetime is not None and status == 200:
             expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + lifetime))

@@ -9,7 +9,20 @@ import subprocess
 from pathlib import Path
 
 from credproc.entry import ROLE, SESSION, USED_CODES
-from tests.conftest import BASE_KEY_ID, BASE_SECRET, PROD_MFA, PYTHON, ROOT, World, section
+from tests.conftest import (
+    BASE_KEY_ID,
+    BASE_SECRET,
+    PROD_MFA,
+    PYTHON,
+    ROOT,
+    IamUser,
+    World,
+    section,
+)
+from tests.secret_service import SecretService
+from tests.vault_helpers import OTHER_KEY_ID, OTHER_SECRET, from_env, in_vault
+
+FILE_KEY = {"CREDPROC_VAULT_KEY": "file"}
 
 # what the MFA program answers, in order: distinctive codes
 ANSWERS = ["913572", "857391", "246813", "975310", "682049", "730615", "594827"]
@@ -93,3 +106,48 @@ def assert_child_env_is_clean(dump: Path) -> None:
     for line in dump.read_text().splitlines():
         env = json.loads(line)["env"]
         assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+
+
+def test_no_vault_secret_reaches_stderr_files_or_the_keystore(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    """add, serve, status, check, rotate (one refused), remove, and the file fallback: the
+    long-term keys live only sealed in the vault, and the keystore holds only the vault key."""
+    world.standard_config(section("solo", region="us-east-1"))
+    world.credentials_file.write_text(
+        f"# alice\n[base]\naws_access_key_id = {iam_user.key_id}\n"
+        f"aws_secret_access_key = {iam_user.secret}\nregion = us-east-1\n"
+    )
+    typed = from_env(OTHER_KEY_ID, OTHER_SECRET)
+    runs = [
+        world.run("add", "base", "--from-file", "-v"),
+        world.run("--profile", "prod-mfa", "-v"),
+        world.run("status", "-v"),
+        world.run("status", "--json"),
+        world.run("check", "--profile", "prod-mfa", "-v"),
+        world.run("rotate", "base", "-v"),
+        world.run("add", "solo", "--from-env", "-v", env={**typed, **FILE_KEY}),
+        world.run("--profile", "solo", "-v", env=FILE_KEY),
+    ]
+    world.sts.faults.refuse["CreateAccessKey"] = "no"
+    refused = world.run("rotate", "base", "-v")
+    new = in_vault(world, keystore, "base")
+    runs += [refused, world.run("remove", "solo", "--yes", "-v")]
+    assert [r.returncode for r in runs] == [0] * 8 + [6, 0], [r.stderr for r in runs]
+    assert new.access_key_id != iam_user.key_id
+
+    secrets = {iam_user.key_id, iam_user.secret, new.access_key_id, new.secret_access_key}
+    secrets |= {OTHER_KEY_ID, OTHER_SECRET}
+    for _, record in world.entries():
+        if record and record.credentials:
+            secrets |= set(record.credentials[:3])
+    written = {f"run {i} stderr": r.stderr.encode() for i, r in enumerate(runs)}
+    written |= {f"run {i} stdout": r.stdout.encode() for i, r in enumerate(runs) if i not in (1, 7)}
+    for folder in (world.cache_dir, world.key_file.parent, world.vault_dir, world.home / ".aws"):
+        for path in folder.iterdir():
+            if path.is_file() and path.name not in ("key", "vault-key"):
+                written[str(path)] = path.read_bytes()
+    assert any(str(world.vault_dir) in where for where in written)
+    leaks = [(where, s) for where, data in written.items() for s in secrets if s.encode() in data]
+    assert leaks == []
+    assert keystore.vault_key() not in (None, *secrets)  # the keystore: the vault key alone

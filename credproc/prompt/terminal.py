@@ -1,9 +1,10 @@
 """The user's terminal, opened directly: /dev/tty on POSIX, CONIN$/CONOUT$ on Windows.
 
 SDKs pipe stdin, stdout and stderr of a credential_process, so those are never used here.
-The terminal's modes are never changed: typing is echoed by the terminal itself, so a
-credproc killed mid-prompt (the Go SDK kills its credential_process after a minute) cannot
-leave the terminal without echo.
+An MFA code is read with the terminal's modes untouched: typing is echoed by the terminal
+itself, so a credproc killed mid-prompt (the Go SDK kills its credential_process after a
+minute) cannot leave the terminal without echo. Only a secret typed for `credproc add`, a
+command a person runs, is read with echo off; the modes are put back on every way out.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Terminal(Protocol):
 
     def write(self, text: str) -> None: ...
     def discard_typeahead(self) -> None: ...
-    def read_line(self, timeout: float) -> str: ...
+    def read_line(self, timeout: float, *, echo: bool = True) -> str: ...
     def close(self) -> None: ...
 
 
@@ -52,8 +53,11 @@ class PosixTerminal:
         with contextlib.suppress(termios.error):
             termios.tcflush(self.fd, termios.TCIFLUSH)
 
-    def read_line(self, timeout: float) -> str:
+    def read_line(self, timeout: float, *, echo: bool = True) -> str:
         """One line in the terminal's own line editing; Ctrl-C and Ctrl-D cancel."""
+        if not echo:
+            with _echo_off(self.fd):
+                return self.read_line(timeout)
         deadline = time.monotonic() + timeout
         data = b""
         try:
@@ -104,6 +108,32 @@ def _posix_modes_kept(terminal: Terminal | None) -> Iterator[None]:
             _set_modes(fd, saved)
 
 
+def _stop_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # read_line's way out as cancelled, through every `finally`
+
+
+@contextlib.contextmanager
+def _echo_off(fd: int) -> Iterator[None]:
+    """Echo off (a newline still shows); SIGTERM and SIGHUP meanwhile end the read as a
+    Ctrl-C does, so that the modes are put back before credproc ends."""
+    import signal
+    import termios
+
+    saved = termios.tcgetattr(fd)
+    quiet = [*saved]
+    quiet[3] = (quiet[3] & ~termios.ECHO) | termios.ECHONL
+    before = {
+        sig: signal.signal(sig, _stop_as_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+    try:
+        _set_modes(fd, quiet)
+        yield
+    finally:
+        _set_modes(fd, saved)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def _set_modes(fd: int, modes: list[Any]) -> None:
     import signal
     import termios
@@ -144,8 +174,9 @@ class WindowsTerminal:
         while self.kbhit():
             self.getwch()
 
-    def read_line(self, timeout: float) -> str:
-        """Typed keys echoed by hand (getwch does not echo); Ctrl-C, Ctrl-Z, Ctrl-D cancel."""
+    def read_line(self, timeout: float, *, echo: bool = True) -> str:
+        """Typed keys echoed by hand (getwch does not echo), unless not `echo`; Ctrl-C, Ctrl-Z,
+        Ctrl-D cancel."""
         deadline = self.clock() + timeout
         typed: list[str] = []
         while True:
@@ -171,12 +202,14 @@ class WindowsTerminal:
             if char == "\x08":
                 if typed:
                     typed.pop()
-                    self.write("\b \b")
+                    if echo:
+                        self.write("\b \b")
                 continue
             if char < " " or len(typed) >= LINE_LIMIT:
                 continue
             typed.append(char)
-            self.putwch(char)
+            if echo:
+                self.putwch(char)
 
     def close(self) -> None:
         pass

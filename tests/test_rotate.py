@@ -1,0 +1,170 @@
+"""`credproc rotate`: a new key from IAM, stored, proven, the old one deleted, checked against
+IAM's own list of the user's keys in moto; a fault at each step leaves a working key in the
+vault and a message that says which key exists where."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+from tests.conftest import CREDPROC, DEVICE, IamUser, World, section
+from tests.secret_service import SecretService
+from tests.vault_helpers import added, in_vault, one_line_failure
+
+
+def mask(key_id: str) -> str:
+    return f"{key_id[:4]}...{key_id[-4:]}"
+
+
+def user_world(world: World, iam_user: IamUser, **base: str | None) -> None:
+    world.standard_config(base=base)
+    world.credentials_file.write_text(
+        f"[base]\naws_access_key_id = {iam_user.key_id}\n"
+        f"aws_secret_access_key = {iam_user.secret}\n"
+    )
+    added(world, "base", "--from-file")
+    world.sts.reset()
+
+
+def signs_with(world: World, profile: str = "prod-mfa") -> str:
+    """The key that signs the first STS call of a fresh plan, with the cache emptied."""
+    world.run("clear", "--all")
+    world.sts.reset()
+    world.serve(profile)
+    return world.sts.signers[0]
+
+
+def test_rotate_replaces_the_key_in_iam_and_in_the_vault(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    old = iam_user.key_id
+    done = world.run("rotate", "base")
+    assert done.returncode == 0, done.stderr
+    [new] = iam_user.key_ids()
+    assert new != old and in_vault(world, keystore, "base").access_key_id == new
+    assert mask(new) in done.stdout and mask(old) in done.stdout and new not in done.stdout
+    actions = world.sts.actions()
+    calls = ["ListAccessKeys", "CreateAccessKey", "GetCallerIdentity", "DeleteAccessKey"]
+    assert actions[-4:] == calls
+    assert world.sts.signers[actions.index("CreateAccessKey")] == old  # no MFA: the key itself
+    assert signs_with(world) == new
+
+
+def test_rotate_uses_the_mfa_session_when_the_profile_names_mfa_serial(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user, mfa_serial=DEVICE)
+    done = world.run("rotate", "base")
+    assert done.returncode == 0, done.stderr
+    actions, signers = world.sts.actions(), world.sts.signers
+    assert actions[0] == "GetSessionToken" and world.sts.calls[0]["TokenCode"]
+    session_key = signers[actions.index("CreateAccessKey")]
+    assert session_key not in (iam_user.key_id, *iam_user.key_ids())  # the session's, not a key
+    assert signers[actions.index("DeleteAccessKey")] == session_key
+    assert world.prompts() == 1
+    world.serve()  # prod-mfa's MFA session is the one rotate made: no second code
+    assert world.prompts() == 1
+
+
+def test_a_new_key_is_retried_while_iam_spreads_it(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.new_key_refusals = 2
+    done = world.run("rotate", "base")
+    assert done.returncode == 0, done.stderr
+    [new] = iam_user.key_ids()
+    proofs = [s for a, s in zip(world.sts.actions(), world.sts.signers) if a == "GetCallerIdentity"]
+    assert proofs.count(new) == 3  # refused twice, then accepted
+
+
+def test_create_refused_changes_nothing(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.refuse["CreateAccessKey"] = "not authorized to perform iam:CreateAccessKey"
+    line = one_line_failure(world.run("rotate", "base"), 6)
+    assert "not authorized to perform iam:CreateAccessKey" in line
+    assert f"no new key was made: the vault holds the old key {mask(iam_user.key_id)}" in line
+    assert iam_user.key_ids() == [iam_user.key_id]
+    assert signs_with(world) == iam_user.key_id
+
+
+def test_a_new_key_that_never_works_is_undone_and_the_old_one_kept(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.new_key_refusals = 10**6
+    started = time.monotonic()
+    line = one_line_failure(world.run("rotate", "base", timeout=60), 6)
+    assert 14 < time.monotonic() - started < 40  # it tried for its 15 s, then gave up
+    assert "did not accept the new key AKIA" in line
+    assert f"the vault holds the old key {mask(iam_user.key_id)} again, which works" in line
+    assert "was deleted again" in line
+    assert iam_user.key_ids() == [iam_user.key_id]
+    assert in_vault(world, keystore, "base").access_key_id == iam_user.key_id
+
+
+def test_a_new_key_that_cannot_be_undone_is_named_with_where_it_is(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.new_key_refusals = 10**6
+    world.sts.faults.refuse["DeleteAccessKey"] = "not authorized to perform iam:DeleteAccessKey"
+    line = one_line_failure(world.run("rotate", "base", timeout=60), 6)
+    [new] = [k for k in iam_user.key_ids() if k != iam_user.key_id]
+    assert f"the new key {mask(new)} is in IAM but not in the vault" in line
+    assert in_vault(world, keystore, "base").access_key_id == iam_user.key_id
+
+
+def test_delete_refused_leaves_the_new_key_in_the_vault_and_says_the_old_one_is_active(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.refuse["DeleteAccessKey"] = "not authorized to perform iam:DeleteAccessKey"
+    line = one_line_failure(world.run("rotate", "base"), 6)
+    [new] = [k for k in iam_user.key_ids() if k != iam_user.key_id]
+    assert f"the vault holds the new key {mask(new)}, which works" in line
+    assert f"the old key {mask(iam_user.key_id)} is still active in IAM" in line
+    assert f"ending in {iam_user.key_id[-4:]}" in line
+    assert sorted(iam_user.key_ids()) == sorted([iam_user.key_id, new])
+    assert signs_with(world) == new
+
+
+def test_a_user_with_two_keys_already_is_told_which_to_delete(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    second = iam_user.iam.create_access_key(UserName=iam_user.name)["AccessKey"]["AccessKeyId"]
+    line = one_line_failure(world.run("rotate", "base"), 6)
+    assert mask(second) in line and f"ending in {second[-4:]}" in line
+    assert "CreateAccessKey" not in world.sts.actions()
+    assert sorted(iam_user.key_ids()) == sorted([iam_user.key_id, second])
+
+
+def test_rotate_needs_keys_in_the_vault(world: World, keystore: SecretService) -> None:
+    world.standard_config(section("solo", region="us-east-1"))
+    assert "credproc add solo" in one_line_failure(world.run("rotate", "solo"), 2)
+
+
+def test_two_rotations_at_once_lose_no_key(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    """The second waits for the first's lock, then rotates the key the first stored."""
+    user_world(world, iam_user)
+    running = [
+        subprocess.Popen(
+            [CREDPROC, "rotate", "base"],
+            env=world.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    assert [p.wait(90) for p in running] == [0, 0], [p.stderr.read() for p in running if p.stderr]
+    [left] = iam_user.key_ids()
+    assert left != iam_user.key_id and in_vault(world, keystore, "base").access_key_id == left
+    assert world.sts.actions().count("CreateAccessKey") == 2
