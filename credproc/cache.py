@@ -201,24 +201,45 @@ class Store:
     def path(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
-    def read(self, name: str) -> CacheEntry | None:
-        """The entry, or None for a miss (absent, damaged, foreign)."""
+    def _blob(self, name: str) -> bytes | None:
         try:
             fd = open_private(self.path(name), secret=False)
             if fd is None:
                 return None
             try:
-                blob = read_all(fd, MAX_ENTRY_BYTES)
+                return read_all(fd, MAX_ENTRY_BYTES)
             finally:
                 os.close(fd)
         except OSError as exc:
             log.warn(f"cache entry {name} unreadable ({exc.strerror}): treated as a miss")
             return None
+
+    def read(self, name: str) -> CacheEntry | None:
+        """The entry, or None for a miss (absent, damaged, foreign)."""
+        blob = self._blob(name)
         try:
-            return entry.unseal(self.key, name, blob)
+            return None if blob is None else entry.unseal(self.key, name, blob)
         except entry.InvalidEntry as exc:
             log.warn(f"cache entry {name} {exc}: treated as a miss")
             return None
+
+    def read_sealed(self, name: str) -> bytes | None:
+        """What write_sealed stored under `name`, or None (absent, damaged, foreign)."""
+        blob = self._blob(name)
+        try:
+            return None if blob is None else entry.unseal_bytes(self.key, name, blob)
+        except entry.InvalidEntry as exc:
+            log.warn(f"cache file {name} {exc}: ignored")
+            return None
+
+    def write_sealed(self, name: str, plain: bytes) -> bool:
+        """Seal `plain` under `name` and store it; a failure is a warning, as in write."""
+        try:
+            write_private(self.path(name), entry.seal_bytes(self.key, name, plain))
+            return True
+        except OSError as exc:
+            log.warn(f"could not write cache file {name} ({exc.strerror})")
+            return False
 
     def credentials(self, name: str, kind: str) -> Credentials | None:
         """The credentials of entry `name` if it is a `kind` entry, else None."""

@@ -14,12 +14,11 @@ from typing import Any
 
 from credproc import log
 from credproc.cache import Store
-from credproc.config import load
 from credproc.entry import SESSION, Credentials
 from credproc.errors import CredprocError, MfaCancelled, UsageError
-from credproc.obtain import obtain
-from credproc.plan import CHAIN_ENV, build
+from credproc.obtain import credentials, obtain
 from credproc.protocol import process_output, utc_iso
+from credproc.rules import CHAIN_ENV
 
 # the soft core file limit credproc was started with, for the command `exec` runs
 user_core_limit: int | None = None
@@ -31,7 +30,7 @@ def _minutes(seconds: float) -> str:
 
 
 def cmd_serve(args: Args) -> int:
-    creds = obtain(args.profile).credentials
+    creds = credentials(args.profile)
     sys.stdout.write(process_output(creds) + "\n")
     sys.stdout.flush()
     return 0
@@ -91,6 +90,9 @@ def cmd_clear(args: Args) -> int:
         names = store.names()
         store.sweep(older_than=0)
     elif args.profile:
+        from credproc.config import load
+        from credproc.plan import build
+
         names = [step.identity for step in build(load(), args.profile).steps]
     else:
         raise UsageError("clear needs --profile P or --all", "say which entries to remove")
@@ -121,7 +123,7 @@ ENV_FORMATS = {
 
 
 def cmd_env(args: Args) -> int:
-    creds = obtain(args.profile).credentials
+    creds = credentials(args.profile)
     values = credential_env(creds)
     if args.format == "json":
         print(json.dumps(values))
@@ -134,7 +136,7 @@ def cmd_exec(args: Args) -> int:
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
         raise UsageError("exec needs a command", "credproc exec --profile P -- COMMAND ARGS...")
-    creds = obtain(args.profile).credentials
+    creds = credentials(args.profile)
     dropped = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", CHAIN_ENV)
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(credential_env(creds))
@@ -151,6 +153,7 @@ def cmd_exec(args: Args) -> int:
 
 def cmd_check(args: Args) -> int:
     from credproc.check import explain
+    from credproc.config import load
 
     lines, problems = explain(load(), args.profile)
     print("\n".join(lines))

@@ -1,4 +1,5 @@
-"""Where the cache folder and the key live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE override)."""
+"""Where the cache folder and the key live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE override),
+and the AWS files credproc reads (AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,15 @@ def cache_dir() -> str:
 
 def key_file() -> str:
     return _override("CREDPROC_KEY_FILE") or os.path.join(_platform_dirs()[1], "key")
+
+
+def _aws_file(env_var: str, default: str) -> str:
+    return os.path.expanduser(os.path.expandvars(os.environ.get(env_var) or default))
+
+
+def aws_files() -> tuple[str, str]:
+    """The config file and the shared credentials file, as botocore finds them."""
+    return (
+        _aws_file("AWS_CONFIG_FILE", "~/.aws/config"),
+        _aws_file("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    )

@@ -12,8 +12,8 @@ import botocore.session
 
 from credproc.entry import Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError
-from credproc.plan import CHAIN_ENV, resolving
 from credproc.profiles import Source
+from credproc.rules import CHAIN_ENV, resolving
 from credproc.sts import connection_reason, one_line
 
 BOTOCORE_PROVIDERS = {

@@ -29,9 +29,8 @@ def test_output_is_the_credential_process_format(world: World) -> None:
     assert 3000 < expires - time.mktime(time.gmtime()) <= 3600
 
 
-def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None:
-    world.standard_config()
-    world.serve()
+def hit_imports(world: World) -> set[str]:
+    """The modules a cache hit of prod-mfa imports."""
     done = subprocess.run(
         [PYTHON, "-X", "importtime", "-m", "credproc", "--profile", "prod-mfa"],
         env=world.env,
@@ -43,15 +42,44 @@ def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None
     )
     assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
-    assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is complete
-    heavy = {
+    assert "credproc.entry" in imported and "credproc.obtain" in imported  # the log is complete
+    return imported
+
+
+# never on a hit: the SDK, the prompt, the grammar of other commands, a second OpenSSL
+NEVER_ON_A_HIT = ("boto3", "botocore", "platformdirs", "argparse", "dataclasses", "hashlib")
+NEVER_ON_A_HIT_MODULES = ("_hashlib", "credproc.resolve", "credproc.prompt", "credproc.lock")
+# nor, when the config is unchanged, the config or the plan
+PLANNING = ("configparser", "credproc.config", "credproc.plan", "credproc.profiles")
+
+
+def heavy(imported: set[str], modules: tuple[str, ...]) -> set[str]:
+    return {
         m
         for m in imported
-        if m.split(".")[0] in ("boto3", "botocore", "platformdirs", "argparse", "dataclasses")
-        or m.startswith(("credproc.resolve", "credproc.prompt"))
+        if m.split(".")[0] in NEVER_ON_A_HIT or m.startswith(NEVER_ON_A_HIT_MODULES + modules)
     }
-    assert heavy == set()
-    assert world.prompts() == 1
+
+
+def test_cache_hit_imports_neither_botocore_nor_the_prompt(world: World) -> None:
+    world.standard_config()
+    world.serve()
+    imported = hit_imports(world)
+    assert "credproc.shortcut" in imported
+    assert heavy(imported, (*PLANNING, "credproc.checks")) == set()
+    assert world.prompts() == 1 and world.sts.calls[-1]["Action"] == "AssumeRole"
+
+
+def test_cache_hit_after_a_config_edit_plans_without_botocore_or_the_prompt(
+    world: World,
+) -> None:
+    world.standard_config()
+    world.serve()
+    world.standard_config(section("added", region="eu-west-1"))
+    imported = hit_imports(world)
+    assert "credproc.plan" in imported and "configparser" in imported
+    assert heavy(imported, ()) == set()
+    assert world.prompts() == 1 and len(world.sts.calls) == 2
 
 
 def test_second_role_of_the_same_device_needs_no_new_code(world: World) -> None:
