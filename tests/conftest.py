@@ -82,6 +82,7 @@ class World:
         self.credentials_file = self.home / ".aws" / "credentials"
         self.mfa_process = f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {self.state}"
         self.credproc = CREDPROC  # the command line SDKs run as credential_process
+        self.program = [CREDPROC]  # what run() starts: the installed command, or credproc.pyz
         self.sts = sts
         self.env = {
             "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
@@ -159,7 +160,7 @@ class World:
     ) -> subprocess.CompletedProcess[str]:
         """credproc with no controlling terminal and stdin from /dev/null, as an SDK runs it."""
         return subprocess.run(
-            [CREDPROC, *args],
+            [*self.program, *args],
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,

@@ -6,6 +6,9 @@ import json
 import resource
 import subprocess
 
+import botocore
+import cryptography
+
 from credproc import __version__
 from tests.conftest import PROD_MFA, PYTHON, ROLE, World, section
 
@@ -16,7 +19,8 @@ def allow_core_dumps() -> None:
 
 def test_version(world: World) -> None:
     done = world.run("--version")
-    assert (done.returncode, done.stdout.strip()) == (0, f"credproc {__version__}")
+    inside = f"botocore {botocore.__version__}, cryptography {cryptography.__version__}"
+    assert (done.returncode, done.stdout.strip()) == (0, f"credproc {__version__} ({inside})")
 
 
 def test_status_lists_entries_without_secrets(primed: World) -> None:
