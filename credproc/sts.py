@@ -1,8 +1,12 @@
 """STS through botocore: a client per step, the two calls credproc makes, and AWS's errors
-turned into credproc's. An adapter: it takes values, returns Credentials, and raises."""
+turned into credproc's. An adapter: it takes values, returns Credentials, and raises.
+
+botocore sessions are made once per profile and share one loader, so the service models,
+endpoints.json and the scan of botocore's data folder are read once per process."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import threading
@@ -14,6 +18,7 @@ from typing import Any
 
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
 import botocore.parsers
 import botocore.session
 
@@ -91,11 +96,24 @@ def mint(client: Any, step: Step, source: Source, code: str = "") -> Credentials
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _loader(data_path: str | None) -> Any:
+    return botocore.loaders.create_loader(data_path)
+
+
+@functools.cache
+def session(profile: str) -> Any:
+    """The botocore session of `profile` (its settings: FIPS, CA bundle, retries...), made
+    once; every session of the process loads its data through one loader."""
+    made = botocore.session.Session(profile=profile)
+    made.register_component("data_loader", _loader(made.get_config_variable("data_path")))
+    return made
+
+
 def client(step: Step, source: Credentials) -> Any:
     """An STS client for this step's endpoint, signing with `source`."""
     try:
-        session = botocore.session.Session(profile=step.profile)
-        sts = session.create_client(
+        sts = session(step.profile).create_client(
             "sts",
             region_name=step.region or None,
             endpoint_url=step.endpoint_url or None,
