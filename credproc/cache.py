@@ -216,12 +216,22 @@ class Store:
 
     def read(self, name: str) -> CacheEntry | None:
         """The entry, or None for a miss (absent, damaged, foreign)."""
+        found = self.read_raw(name)
+        return found[0] if found else None
+
+    def read_raw(self, name: str) -> tuple[CacheEntry, bytes] | None:
+        """The entry and the bytes it was read from, or None for a miss."""
         blob = self._blob(name)
         try:
-            return None if blob is None else entry.unseal(self.key, name, blob)
+            return None if blob is None else (entry.unseal(self.key, name, blob), blob)
         except entry.InvalidEntry as exc:
             log.warn(f"cache entry {name} {exc}: treated as a miss")
             return None
+
+    def raw(self, name: str) -> bytes | None:
+        """Entry `name`'s bytes as they are on disk, not opened (a fresh nonce makes every
+        write of an entry different)."""
+        return self._blob(name)
 
     def read_sealed(self, name: str) -> bytes | None:
         """What write_sealed stored under `name`, or None (absent, damaged, foreign)."""

@@ -6,7 +6,6 @@ neither botocore nor the prompt code.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from types import SimpleNamespace as Args
@@ -73,6 +72,8 @@ def _entries(store: Store) -> list[dict[str, Any]]:
 def cmd_status(args: Args) -> int:
     rows = _entries(Store.open())
     if args.json:
+        import json
+
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
@@ -126,6 +127,8 @@ def cmd_env(args: Args) -> int:
     creds = credentials(args.profile)
     values = credential_env(creds)
     if args.format == "json":
+        import json
+
         print(json.dumps(values))
     else:
         print("\n".join(ENV_FORMATS[args.format](k, v) for k, v in values.items()))

@@ -6,7 +6,6 @@ does not open. Every way a blob can be bad, down to a field of the wrong type in
 authentic payload, raises InvalidEntry; there are no partial answers.
 """
 
-import json
 import os
 import time
 from typing import Any, NamedTuple, Optional
@@ -142,10 +141,14 @@ def unseal_bytes(key: bytes, name: str, blob: bytes) -> bytes:
 
 
 def seal(key: bytes, name: str, entry: CacheEntry) -> bytes:
+    import json  # here, not at the top: the cache hit's shortcut needs no JSON
+
     return seal_bytes(key, name, json.dumps(_to_json(entry), separators=(",", ":")).encode())
 
 
 def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
+    import json
+
     plain = unseal_bytes(key, name, blob)
     try:
         record = json.loads(plain)

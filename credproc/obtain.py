@@ -1,8 +1,8 @@
 """The cache hit, as a recipe: open the cache; the shortcut first (a pointer from the profile
-and its unchanged inputs to its entry); else parse the config, plan the profile and read the
-entry of the plan's last step; serve it while it has more than 16 minutes left. Anything else
-is a miss, handed to resolve.py. The config, the plan and resolve.py are imported only when
-the shortcut cannot answer."""
+and its unchanged inputs to its entry's credentials); else parse the config, plan the profile
+and read the entry of the plan's last step; serve it while it has more than 16 minutes left.
+Anything else is a miss, handed to resolve.py. The config, the plan and resolve.py are
+imported only when the shortcut cannot answer."""
 
 from typing import TYPE_CHECKING, Optional
 
@@ -36,13 +36,15 @@ def _fresh(store: Store, name: str, kind: str, profile: str) -> Optional[Credent
 
 
 def credentials(profile: str) -> Credentials:
-    """What `credproc --profile P` prints: the shortcut's entry when fresh, else obtain()."""
+    """What `credproc --profile P` prints: the shortcut's answer when fresh, else obtain()."""
     _chain_guard(profile)
     store = Store.open()
     shortcut = Shortcut(store, profile)
-    target = shortcut.target()
-    hit = _fresh(store, *target, profile) if target else None
-    return hit or obtain(profile, store=store, shortcut=shortcut).credentials
+    hit = shortcut.credentials()
+    if hit and hit.seconds_left() > SERVE_SECONDS:
+        log.debug(f"cache hit for {profile} (shortcut), {hit.seconds_left() / 60:.0f} min left")
+        return hit
+    return obtain(profile, store=store, shortcut=shortcut).credentials
 
 
 def obtain(

@@ -1,12 +1,15 @@
 """The cache hit without the config: a sealed pointer per profile from everything its answer
 depends on (the AWS files' bytes, the environment variables that change it) to its cache
-entry, so an unchanged config is neither parsed nor planned.
+entry and that entry's credentials, so an unchanged config is neither parsed nor planned,
+and the entry is not opened either.
 
 The pointer's file name is a keyed hash of the profile (no profile name reaches a file name);
 it is sealed as an entry is, with that name as associated data, so a pointer copied over
 another's name does not open; inside, it repeats its profile and fingerprint, which must
-match. Anything that does not match is no shortcut: the full plan decides, and records the
-pointer again.
+match. It serves its copy of the credentials only while the entry on disk is, byte for byte,
+the write it copied (a tag of its bytes): an entry renewed, removed (`clear`), damaged or
+replaced sends the call to the full plan. Anything that does not match is no shortcut: the
+full plan decides, and records the pointer again.
 
 Names and fingerprints are AES-SIV tags (a deterministic MAC, in the module that AES-GCM
 comes from) under a key derived from the cache key: no hashlib, whose import loads a second
@@ -21,12 +24,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
 from credproc import __version__, paths
 from credproc.cache import Store
+from credproc.entry import Credentials
 
 FORMAT = b"credproc-shortcut 1"
 # The MAC key is the AES-CTR keystream of the cache key at a nonce used for nothing else (a
 # random 96-bit entry nonce meets it with probability 2**-96), over a fixed plaintext.
 KEY_NONCE = b"credproc-mac"
 MAC_KEY_BYTES = 64  # AES-256-SIV
+ANSWER_FIELDS = 7  # entry name, a tag of its bytes, key id, secret, token, expiration, account
 SUFFIX = ".hit"  # a dot: not an entry name, so status, clear and sweep pass it by
 # Environment variables that change a profile's answer (plan.py and profiles.py read them),
 # besides AWS_ENDPOINT_URL* and CREDPROC_*. AWS_SECRET_ACCESS_KEY is not among them: an
@@ -115,7 +120,7 @@ class Shortcut:
     change made while the full plan runs leaves a pointer that no longer matches."""
 
     def __init__(self, store: Store, profile: str) -> None:
-        key = _mac_key(store.key)
+        key = self.key = _mac_key(store.key)
         self.store, self.profile = store, profile
         self.name = _mac(key, b"pointer\0" + _text(profile)) + SUFFIX
         parts = ingredients(profile)
@@ -125,20 +130,38 @@ class Shortcut:
             else _mac(key, b"".join(len(p).to_bytes(8, "big") + p for p in parts))
         )
 
+    def _tag(self, blob: bytes | None) -> str:
+        return "" if blob is None else _mac(self.key, b"entry\0" + blob)
+
     def _header(self) -> bytes:
         return b"\n".join((FORMAT, _text(self.profile), str(self.fingerprint).encode(), b""))
 
-    def target(self) -> tuple[str, str] | None:
-        """(entry name, kind) recorded for this profile and these inputs, or None."""
+    def credentials(self) -> Credentials | None:
+        """The credentials recorded for this profile and these inputs, while their entry is
+        the write they were copied from; else None."""
         if self.fingerprint is None:
             return None
         plain, header = self.store.read_sealed(self.name), self._header()
         if plain is None or not plain.startswith(header):
             return None
-        name, _, kind = plain[len(header) :].decode(errors="replace").partition(" ")
-        return name, kind
+        fields = plain[len(header) :].decode(errors="replace").split("\n")
+        if len(fields) != ANSWER_FIELDS:
+            return None
+        name, tag, key_id, secret, token, expiration, account = fields
+        if not expiration.isdigit() or self._tag(self.store.raw(name)) != tag:
+            return None
+        return Credentials(key_id, secret, token, int(expiration), account)
 
     def remember(self, name: str, kind: str) -> None:
-        """Record that these inputs lead to entry `name` of `kind`."""
-        if self.fingerprint is not None and self.target() != (name, kind):
-            self.store.write_sealed(self.name, self._header() + f"{name} {kind}".encode())
+        """Record that these inputs are answered by entry `name` of `kind`, as it is now."""
+        found = self.store.read_raw(name) if self.fingerprint is not None else None
+        record, blob = found or (None, None)
+        if record is None or record.kind != kind or record.credentials is None:
+            return
+        creds = record.credentials
+        fields = [name, self._tag(blob), *creds[:3], str(creds.expiration), creds.account_id]
+        if any("\n" in field for field in fields):
+            return  # not a line apiece: no shortcut for it
+        answer = self._header() + "\n".join(fields).encode()
+        if self.store.read_sealed(self.name) != answer:
+            self.store.write_sealed(self.name, answer)

@@ -53,13 +53,12 @@ def copy_in(root: str, tag: str) -> str:
 
 
 def find(tag: str) -> str:
-    """An unpacked copy of this build for this Python, unpacking it where none is yet."""
-    roots = candidates()
-    for root in roots:
+    """The unpacked copy of this build for this Python in the first folder that has one or
+    can take one (unpacking it there)."""
+    problems = []
+    for root in candidates():
         if trusted(root) and os.path.isdir(os.path.join(copy_in(root, tag), "lib")):
             return copy_in(root, tag)
-    problems = []
-    for root in roots:
         try:
             return unpack(root, tag)
         except OSError as exc:

@@ -38,6 +38,7 @@ class StsFront:
         self.upstream = upstream
         self.calls: list[dict[str, str]] = []
         self.signers: list[str] = []  # the access key id that signed each call
+        self.seconds: list[float] = []  # how long the front took to answer each call
         self.accepted: dict[tuple[str, str], float] = {}
         self.faults = Faults()
         self.lock = threading.Lock()
@@ -67,6 +68,7 @@ class StsFront:
         with self.lock:
             self.calls.clear()
             self.signers.clear()
+            self.seconds.clear()
             self.accepted.clear()
             self.faults = Faults()
 
@@ -118,6 +120,14 @@ class StsFront:
         return None
 
     def handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            self._answer(handler, body)
+        finally:
+            with self.lock:
+                self.seconds.append(time.perf_counter() - started)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         call = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
         with self.lock:
             self.calls.append(call)

@@ -49,8 +49,9 @@ def hit_imports(world: World) -> set[str]:
 # never on a hit: the SDK, the prompt, the grammar of other commands, a second OpenSSL
 NEVER_ON_A_HIT = ("boto3", "botocore", "platformdirs", "argparse", "dataclasses", "hashlib")
 NEVER_ON_A_HIT_MODULES = ("_hashlib", "credproc.resolve", "credproc.prompt", "credproc.lock")
-# nor, when the config is unchanged, the config or the plan
-PLANNING = ("configparser", "credproc.config", "credproc.plan", "credproc.profiles")
+# nor, when the config is unchanged, the config, the plan or JSON (the shortcut's answer is
+# not JSON inside, and the output line is written without the json module)
+PLANNING = ("configparser", "credproc.config", "credproc.plan", "credproc.profiles", "json")
 
 
 def heavy(imported: set[str], modules: tuple[str, ...]) -> set[str]:

@@ -208,3 +208,27 @@ def test_the_loop_guard_comes_before_the_shortcut(primed: World) -> None:
     run(world)
     done = world.run("--profile", "prod-mfa", env={"CREDPROC_CHAIN": "prod,prod-mfa"})
     assert done.returncode == 3 and "loop" in done.stderr and done.stdout == ""
+
+
+def test_a_renewed_entry_is_served_not_an_older_pointers_copy(primed: World) -> None:
+    world = primed
+    _, before = run(world)
+    (pointer,) = pointers(world)
+    old = pointer.read_bytes()
+    assert world.run("login", "--profile", "prod-mfa").returncode == 0
+    planned, renewed = run(world)
+    assert not planned and renewed != before  # login recorded its own answer
+    pointer.write_bytes(old)  # a pointer to the entry as it was before the renewal
+    assert run(world) == (True, renewed)
+
+
+def test_an_entry_rewritten_with_the_same_credentials_is_planned_again(primed: World) -> None:
+    world = primed
+    _, before = run(world)
+    role = next(path for path, record in world.entries() if record and record.kind == "role")
+    blob = bytearray(role.read_bytes())
+    blob[len(blob) // 2] ^= 1  # the tag at its end is untouched: the bytes still differ
+    role.write_bytes(bytes(blob))
+    planned, after = run(world)
+    assert planned and after["AccessKeyId"] != before["AccessKeyId"]
+    assert world.sts.actions() == ["AssumeRole"]
