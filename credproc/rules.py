@@ -19,6 +19,10 @@ SESSION_SECONDS = 43200  # the MFA session's default credproc_session_duration
 SESSION_SECONDS_RANGE = (900, 129600)
 SHORTEST_CACHED = SERVE_SECONDS + 4 * 60  # shorter credentials would never be served cached
 
+# The services credproc's flows call through botocore (sources included): the botocore data
+# that credproc.pyz carries (SPEC section 8), and all that a miss asks botocore to look for
+BOTOCORE_SERVICES = ("sts", "sso", "sso-oidc", "iam", "signin")
+
 # Loops through a source's credential_process
 CHAIN_ENV = "CREDPROC_CHAIN"  # profiles being resolved by credproc processes above this one
 

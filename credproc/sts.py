@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -27,6 +28,7 @@ from credproc.entry import SESSION, Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, CodeRejected, ConfigError, SourceRejected
 from credproc.plan import Step
 from credproc.profiles import Source
+from credproc.rules import BOTOCORE_SERVICES
 
 CLOCK_SKEW_SECONDS = 300
 # Worst case of one STS call when the endpoint fails: 3 attempts of (2 s to connect + 5 s
@@ -96,9 +98,27 @@ def mint(client: Any, step: Step, source: Source, code: str = "") -> Credentials
     )
 
 
+class _Loader(botocore.loaders.Loader):  # type: ignore[misc]
+    """botocore's loader, told which services there are: credproc's. To learn whether a
+    service exists, botocore's own lists every service folder of its data (over 400) for
+    each kind of file, on every miss."""
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        found = []
+        for service in BOTOCORE_SERVICES:
+            try:
+                if self.list_api_versions(service, type_name):
+                    found.append(service)
+            except botocore.exceptions.DataNotFoundError:
+                pass
+        return found
+
+
 @functools.lru_cache(maxsize=1)
 def _loader(data_path: str | None) -> Any:
-    return botocore.loaders.create_loader(data_path)
+    """One loader for the process, searching AWS_DATA_PATH first, as botocore's does."""
+    extra = [os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep)]
+    return _Loader(extra_search_paths=[path for path in extra if path])
 
 
 @functools.cache

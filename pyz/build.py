@@ -38,7 +38,9 @@ LOCK = ROOT / "pyz" / "lock.txt"
 BOOT = ROOT / "pyz" / "boot.py"
 HEAD = b'#!/bin/sh\nexec "${CREDPROC_PYTHON:-python3}" -IS "$0" "$@"\n'
 # Of botocore's data, what credproc's flows load: the services it calls and the shared files.
-BOTOCORE_SERVICES = ("sts", "sso", "sso-oidc", "iam", "signin")
+sys.path.insert(0, str(ROOT))
+from credproc.rules import BOTOCORE_SERVICES  # noqa: E402  (stdlib only; defined once there)
+
 BOTOCORE_SHARED = ("endpoints.json", "partitions.json", "_retry.json")
 BOTOCORE_SHARED += ("sdk-default-configuration.json",)
 NOT_RUN = re.compile(r"[^/]+\.data/scripts/|[^/]+\.dist-info/RECORD$")  # not needed to run
