@@ -28,8 +28,13 @@ TARGET = --system $(SYSTEM) --pythons "$(PYTHONS)"
 
 SOURCES := pyproject.toml $(wildcard credproc/*.py credproc/*/*.py) $(wildcard pyz/*)
 
-dist/credproc.pyz: $(TOOLS)/ready $(SOURCES) zipapp.mk
+dist/credproc.pyz: $(TOOLS)/ready $(SOURCES) zipapp.mk build/pyz/epoch
 	$(BUILD) build $(TARGET) --epoch $(SOURCE_DATE_EPOCH) --out $@
+
+# the file's timestamps are the commit's: a new commit is a new file, even with the same sources
+build/pyz/epoch: FORCE
+	@mkdir -p $(@D)
+	@echo $(SOURCE_DATE_EPOCH) | cmp -s - $@ || echo $(SOURCE_DATE_EPOCH) > $@
 
 $(TOOLS)/ready: pyz/tools.txt
 	rm -rf $(TOOLS)
@@ -37,7 +42,9 @@ $(TOOLS)/ready: pyz/tools.txt
 	$(TOOLS)/bin/python -m pip install -q --require-hashes -r pyz/tools.txt
 	touch $@
 
-.PHONY: lock clean
+.PHONY: lock clean FORCE
+FORCE:
+
 lock: $(TOOLS)/ready
 	$(BUILD) lock $(TARGET)
 
