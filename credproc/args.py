@@ -29,6 +29,14 @@ def version() -> str:
     return f"credproc {__version__} ({', '.join(inside)})"
 
 
+class _Version(argparse.Action):
+    """--version, whose answer (importlib.metadata) is looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version())
+        parser.exit()
+
+
 def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     common = _ArgumentParser(add_help=False)
     common.add_argument(
@@ -47,7 +55,7 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
         description="AWS credential_process helper for MFA-protected roles.",
         epilog=f"credential_process = credproc --profile NAME\n\nexit codes:\n{codes}",
     )
-    parser.add_argument("--version", action="version", version=version())
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the versions and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.add_parser(
         "login", parents=[common], help="get or renew credentials now, asking for a code"
