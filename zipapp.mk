@@ -1,63 +1,57 @@
-# make -f zipapp.mk  ->  dist/credproc.pyz: credproc, boto3, botocore, platformdirs and
-# cryptography in one file that runs with a plain `python3`: no pip, no network.
+# make -f zipapp.mk  ->  dist/credproc.pyz and dist/credproc.pyz.sha256: credproc and its
+# dependencies in one file that runs with a plain `python3`: no pip, no network.
 #
-# Runs on CPython 3.9.2 to 3.14 on the kind of system that built it (Linux x86_64 or aarch64
-# with glibc 2.17+, or macOS 11+ on Apple silicon); each Python finds its own wheels inside.
-# Tested (tests/test_zipapp.py) with CPython 3.11 on Linux x86_64 only. Builds in 20 to 40 s
-# (51 MB). One file for all three systems (71 MB, about 1 min):
-#   make -f zipapp.mk SYSTEMS="manylinux2014_x86_64 manylinux2014_aarch64 macosx_11_0_arm64"
+# Needs only python3 (3.11+, with its venv module: Debian's python3-venv), make and PyPI: the
+# build tools (a pinned pip) go into build/tools, the wheels into build/pyz. The wheels are the
+# ones pyz/lock.txt names, by hash, so two builds of one commit are byte-identical; the lock
+# is made from pyproject.toml's dependencies by `make -f zipapp.mk lock` (a build refuses a
+# lock made from other ones). One file per system (SYSTEM, a wheel platform tag), for the
+# CPython versions in PYTHONS (each finds its own compiled packages inside).
 #
-# Why pex (--venv --sh-boot): cryptography's .so and botocore's data files must be on disk, so
-# the stdlib zipapp cannot work; pex and shiv both unpack once and reuse the copy. pex wins:
-#  - one file for every Python: cffi's module is built per Python minor and cryptography's
-#    _rust.abi3.so has one name on every platform, so shiv needs a file per Python and system;
-#  - the cache hit, credproc's hot path (scripts/bench): run as a program (`credproc.pyz`,
-#    its /bin/sh head execs the unpacked venv) it costs what a pip install costs (42 vs 40 ms);
-#    as `python3 credproc.pyz` it pays pex's Python bootstrap and a re-exec (135 ms; shiv: 75);
-#  - PYTHONDONTWRITEBYTECODE=1: the unpacked venv runs `python -I`, which writes bytecode once
-#    and reuses it (plain shiv recompiles on every run).
-# The first run unpacks into ~/.cache/pex (PEX_ROOT overrides; about 125 MB) in 3 to 5 s.
-#
-# EXTRAS=login carries awscrt, which botocore needs for `aws login` source profiles: 68 MB
-# instead of 51, 170 MB unpacked instead of 121 (one awscrt per Python ABI), so it is not the
-# default. A change of EXTRAS rebuilds the file.
-#
-# pip 25.2 resolves: pex's vendored pip 20.3.4 builds cffi from source for other targets
-# instead of taking its wheels. credproc's wheel is built first, from a copy: pip then never
-# walks the checkout (.venv, node_modules) nor packs a stale build/lib, and pex's parallel
-# resolves (one per target) do not race to build the same source tree.
+# Why a builder of our own (pyz/build.py, pyz/boot.py) rather than pex or shiv: the file must
+# carry only what credproc runs (of botocore's data, five services' models), unpack in well
+# under the 5 s an old Rust SDK gives a credential_process, and start as fast as a pip install.
+# pex's file was 51 MB and unpacked 125 MB in 3 to 5 s; shiv cannot carry several Pythons.
 
-PYTHON  ?= .venv/bin/python
-PEX     ?= .venv/bin/pex
-PYTHONS ?= 3.9.2-cp39 3.10.0-cp310 3.11.0-cp311 3.12.0-cp312 3.13.0-cp313 3.14.0-cp314
-# without a constraint pex keys its venv by interpreter path, and the sh boot never finds it
-CONSTRAINT ?= CPython>=3.9.2,<3.15
-# the wheel tags of this system (on any other, SYSTEMS is empty: a file for one local Python)
+PYTHON3 ?= python3
 SYSTEM_Linux_x86_64  := manylinux2014_x86_64
 SYSTEM_Linux_aarch64 := manylinux2014_aarch64
 SYSTEM_Darwin_arm64  := macosx_11_0_arm64
-SYSTEMS ?= $(SYSTEM_$(shell uname -s)_$(shell uname -m))
-# pex's download cache stays in the checkout (build/ is ignored), not in ~/.cache
-export PEX_ROOT ?= $(CURDIR)/build/pex-root
-
+SYSTEM  ?= $(SYSTEM_$(shell uname -s)_$(shell uname -m))
+# botocore and cryptography have left 3.9 behind; cffi's compiled module is one per version
+PYTHONS ?= 3.10 3.11 3.12 3.13 3.14
+# timestamps inside the file: the commit's, so a rebuild of one commit gives the same bytes
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 315532800)
+TOOLS := build/tools
+BUILD := $(TOOLS)/bin/python pyz/build.py
+# EXTRAS=login: with awscrt, for `aws login` source profiles (its own lock, pyz/lock-login.txt)
 EXTRAS  ?=
-EXTRAS_STAMP := build/extras-$(or $(EXTRAS),none)
+PYZ     ?= dist/credproc.pyz
+STAMP   := build/pyz/$(notdir $(PYZ)).epoch
+TARGET = --system $(SYSTEM) --pythons "$(PYTHONS)" --extras "$(EXTRAS)"
 
-SOURCES := pyproject.toml README.md $(wildcard credproc/*.py credproc/*/*.py)
+SOURCES := pyproject.toml $(wildcard credproc/*.py credproc/*/*.py) $(wildcard pyz/*)
 
-dist/credproc.pyz: $(SOURCES) zipapp.mk $(EXTRAS_STAMP)
-	rm -rf build/zipapp && mkdir -p build/zipapp/src dist
-	tar -cf - $(SOURCES) | tar -xf - -C build/zipapp/src
-	$(PYTHON) -m pip wheel -q --no-deps -w build/zipapp build/zipapp/src
-	$(PEX) "$$(echo build/zipapp/credproc-*.whl)$(if $(EXTRAS),[$(EXTRAS)])" \
-		-c credproc --venv --sh-boot --pip-version 25.2 \
-		--interpreter-constraint '$(CONSTRAINT)' \
-		$(foreach s,$(SYSTEMS),$(foreach p,$(PYTHONS),--platform $(s)-cp-$(p))) -o $@.tmp
-	mv $@.tmp $@
+$(PYZ): $(TOOLS)/ready $(SOURCES) zipapp.mk $(STAMP)
+	$(BUILD) build $(TARGET) --epoch $(SOURCE_DATE_EPOCH) --out $@
 
-$(EXTRAS_STAMP):
-	mkdir -p build && rm -f build/extras-* && touch $@
+# the file's timestamps are the commit's: a new commit is a new file, even with the same
+# sources; and a file with other extras is another file
+$(STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo $(SOURCE_DATE_EPOCH) $(EXTRAS) | cmp -s - $@ || echo $(SOURCE_DATE_EPOCH) $(EXTRAS) > $@
 
-.PHONY: clean
+$(TOOLS)/ready: pyz/tools.txt
+	rm -rf $(TOOLS)
+	$(PYTHON3) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q --require-hashes -r pyz/tools.txt
+	touch $@
+
+.PHONY: lock clean FORCE
+FORCE:
+
+lock: $(TOOLS)/ready
+	$(BUILD) lock $(TARGET)
+
 clean:
-	rm -rf dist/credproc.pyz build/zipapp
+	rm -rf dist/credproc.pyz dist/credproc.pyz.sha256 build/pyz build/tools

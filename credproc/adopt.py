@@ -201,7 +201,7 @@ def _this_program() -> tuple[list[str], bool]:
             same = script.readline().strip() == b"#!" + os.fsencode(sys.executable)
         return [sys.executable, "-m", "credproc"], same
     same = bool(on_path) and os.path.realpath(on_path or "") == os.path.realpath(me)
-    if os.environ.get("PEX") and not os.access(me, os.X_OK):  # a zipapp run by python3
+    if not os.access(me, os.X_OK):  # credproc.pyz run by python3, not executable itself
         return ["python3", os.path.abspath(me)], same
     return [os.path.abspath(me)], same
 

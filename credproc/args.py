@@ -19,6 +19,28 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(message, "see credproc --help")
 
 
+def version() -> str:
+    """credproc's version and those of the packages it runs on, as installed beside it (in
+    credproc.pyz: inside the file)."""
+    from importlib import metadata
+
+    inside = []
+    for package in ("botocore", "cryptography"):
+        try:
+            inside.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            inside.append(f"{package} missing")
+    return f"credproc {__version__} ({', '.join(inside)})"
+
+
+class _Version(argparse.Action):
+    """--version, whose answer (importlib.metadata) is looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(version())
+        parser.exit()
+
+
 def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     common = _ArgumentParser(add_help=False)
     common.add_argument(
@@ -37,7 +59,7 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
         description="AWS credential_process helper for MFA-protected roles.",
         epilog=f"credential_process = credproc --profile NAME\n\nexit codes:\n{codes}",
     )
-    parser.add_argument("--version", action="version", version=f"credproc {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the versions and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.add_parser(
         "login", parents=[common], help="get or renew credentials now, asking for a code"

@@ -223,20 +223,49 @@ class Store:
     def path(self, name: str) -> str:
         return os.path.join(self.folder, name)
 
-    def read(self, name: str) -> CacheEntry | None:
-        """The entry, or None for a miss (absent, damaged, foreign)."""
+    def _blob(self, name: str) -> bytes | None:
         try:
-            blob = read_private(self.path(name), MAX_ENTRY_BYTES, secret=False)
+            return read_private(self.path(name), MAX_ENTRY_BYTES, secret=False)
         except OSError as exc:
             log.warn(f"cache entry {name} unreadable ({exc.strerror}): treated as a miss")
             return None
-        if blob is None:
-            return None
+
+    def read(self, name: str) -> CacheEntry | None:
+        """The entry, or None for a miss (absent, damaged, foreign)."""
+        found = self.read_raw(name)
+        return found[0] if found else None
+
+    def read_raw(self, name: str) -> tuple[CacheEntry, bytes] | None:
+        """The entry and the bytes it was read from, or None for a miss."""
+        blob = self._blob(name)
         try:
-            return entry.unseal(self.key, name, blob)
+            return None if blob is None else (entry.unseal(self.key, name, blob), blob)
         except entry.InvalidEntry as exc:
             log.warn(f"cache entry {name} {exc}: treated as a miss")
             return None
+
+    def raw(self, name: str) -> bytes | None:
+        """Entry `name`'s bytes as they are on disk, not opened (a fresh nonce makes every
+        write of an entry different)."""
+        return self._blob(name)
+
+    def read_sealed(self, name: str) -> bytes | None:
+        """What write_sealed stored under `name`, or None (absent, damaged, foreign)."""
+        blob = self._blob(name)
+        try:
+            return None if blob is None else entry.unseal_bytes(self.key, name, blob)
+        except entry.InvalidEntry as exc:
+            log.warn(f"cache file {name} {exc}: ignored")
+            return None
+
+    def write_sealed(self, name: str, plain: bytes) -> bool:
+        """Seal `plain` under `name` and store it; a failure is a warning, as in write."""
+        try:
+            write_private(self.path(name), entry.seal_bytes(self.key, name, plain))
+            return True
+        except OSError as exc:
+            log.warn(f"could not write cache file {name} ({exc.strerror})")
+            return False
 
     def credentials(self, name: str, kind: str) -> Credentials | None:
         """The credentials of entry `name` if it is a `kind` entry, else None."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import configparser
-import os
 from typing import NamedTuple
 
+from credproc import paths
 from credproc.errors import ConfigError
 
 
@@ -33,15 +33,8 @@ def _read_ini(path: str) -> dict[str, dict[str, str]]:
     return {section: dict(parser.items(section)) for section in parser.sections()}
 
 
-def _path(env_var: str, default: str) -> str:
-    return os.path.expanduser(os.path.expandvars(os.environ.get(env_var) or default))
-
-
 def config_paths() -> tuple[str, str]:
-    return (
-        _path("AWS_CONFIG_FILE", "~/.aws/config"),
-        _path("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
-    )
+    return paths.aws_files()
 
 
 class AwsConfig(NamedTuple):

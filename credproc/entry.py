@@ -7,12 +7,9 @@ does not open. Every way a blob can be bad, down to a field of the wrong type in
 authentic payload, raises InvalidEntry; there are no partial answers.
 """
 
-from __future__ import annotations
-
-import json
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 MAGIC = b"CPE"
 VERSION = 1
@@ -28,7 +25,9 @@ KINDS = (SESSION, ROLE, USED_CODES)
 VAULT_KEYS = "vault-keys"  # an IAM user's long-term keys, in the vault (not the cache)
 
 # Records are NamedTuples, not dataclasses: importing dataclasses (and inspect) costs about
-# 9 ms, a fifth of the cache-hit path.
+# 9 ms, a fifth of the cache-hit path. No `from __future__ import annotations` here: a
+# NamedTuple compiles every field annotation given as a string, and the first compile() of a
+# process costs the cache hit 1.5 ms.
 
 
 class Credentials(NamedTuple):
@@ -38,7 +37,7 @@ class Credentials(NamedTuple):
     expiration: int  # Unix time, whole seconds; 0 for long-term keys
     account_id: str = ""
 
-    def seconds_left(self, now: float | None = None) -> float:
+    def seconds_left(self, now: Optional[float] = None) -> float:
         return self.expiration - (time.time() if now is None else now)
 
 
@@ -49,7 +48,7 @@ class CacheEntry(NamedTuple):
     profile: str = ""  # the profile whose step minted it, for `status`
     role_arn: str = ""  # a role entry's role
     mfa_serial: str = ""  # the device: a session's, or the one whose codes these are
-    credentials: Credentials | None = None  # a session's or a role's
+    credentials: Optional[Credentials] = None  # a session's or a role's
     used_codes: tuple[tuple[str, float], ...] = ()  # (keyed hash, when sent), for USED_CODES
 
 
@@ -94,7 +93,7 @@ def _number(value: object) -> float:
     return value
 
 
-def _credentials(record: object) -> Credentials | None:
+def _credentials(record: object) -> Optional[Credentials]:
     if record is None:
         return None
     if not isinstance(record, dict) or set(record) != set(Credentials._fields):
@@ -147,19 +146,21 @@ def _vault_from_json(record: object) -> VaultKeys:
     )
 
 
-# cryptography is imported where an entry is sealed or opened, not with this module: commands
-# that read no entry (completion at each TAB) do not pay its 35 ms
+# cryptography is imported where a box is sealed or opened, not with this module: commands
+# that read no entry (completion at each TAB) do not pay its 35 ms; json likewise, which the
+# cache hit's shortcut does without
 
 
-def _seal(key: bytes, name: str, record: dict[str, Any]) -> bytes:
+def seal_bytes(key: bytes, name: str, plain: bytes) -> bytes:
+    """The sealed box around `plain`, which opens only under this key and this file name."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(NONCE_BYTES)
-    plain = json.dumps(record, separators=(",", ":")).encode()
     return _header() + nonce + AESGCM(key).encrypt(nonce, plain, _header() + name.encode())
 
 
-def _unseal(key: bytes, name: str, blob: bytes) -> object:
+def unseal_bytes(key: bytes, name: str, blob: bytes) -> bytes:
+    """What seal_bytes sealed under this key and name; InvalidEntry for anything else."""
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -172,25 +173,38 @@ def _unseal(key: bytes, name: str, blob: bytes) -> object:
         raise InvalidEntry("is truncated")
     nonce = blob[len(header) : len(header) + NONCE_BYTES]
     try:
-        plain = AESGCM(key).decrypt(
-            nonce, blob[len(header) + NONCE_BYTES :], header + name.encode()
-        )
-        return json.loads(plain)
+        return AESGCM(key).decrypt(nonce, blob[len(header) + NONCE_BYTES :], header + name.encode())
     except (InvalidTag, ValueError):
         raise InvalidEntry("does not decrypt with this key under this name") from None
 
 
+def _seal_json(key: bytes, name: str, record: dict[str, Any]) -> bytes:
+    import json
+
+    return seal_bytes(key, name, json.dumps(record, separators=(",", ":")).encode())
+
+
+def _unseal_json(key: bytes, name: str, blob: bytes) -> object:
+    import json
+
+    plain = unseal_bytes(key, name, blob)
+    try:
+        return json.loads(plain)
+    except ValueError:
+        raise InvalidEntry("does not decrypt with this key under this name") from None
+
+
 def seal(key: bytes, name: str, entry: CacheEntry) -> bytes:
-    return _seal(key, name, _to_json(entry))
+    return _seal_json(key, name, _to_json(entry))
 
 
 def unseal(key: bytes, name: str, blob: bytes) -> CacheEntry:
-    return _from_json(_unseal(key, name, blob))
+    return _from_json(_unseal_json(key, name, blob))
 
 
 def seal_vault(key: bytes, name: str, keys: VaultKeys) -> bytes:
-    return _seal(key, name, keys._asdict())
+    return _seal_json(key, name, keys._asdict())
 
 
 def unseal_vault(key: bytes, name: str, blob: bytes) -> VaultKeys:
-    return _vault_from_json(_unseal(key, name, blob))
+    return _vault_from_json(_unseal_json(key, name, blob))

@@ -1,23 +1,20 @@
-"""The cache hit, as a recipe: parse the config, plan the profile, open the cache, read the
-entry of the plan's last step, serve it while it has more than 16 minutes left. Anything
-else is a miss, handed to resolve.py, which this module imports only then."""
+"""The cache hit, as a recipe: open the cache; the shortcut first (a pointer from the profile
+and its unchanged inputs to its entry's credentials); else parse the config, plan the profile
+and read the entry of the plan's last step; serve it while it has more than 16 minutes left.
+Anything else is a miss, handed to resolve.py. The config, the plan and resolve.py are
+imported only when the shortcut cannot answer."""
 
-from __future__ import annotations
-
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Optional
 
 from credproc import log
 from credproc.cache import Store
-from credproc.config import load
 from credproc.entry import Credentials
 from credproc.errors import ConfigError
-from credproc.plan import Plan, build, resolving
-from credproc.rules import SERVE_SECONDS
+from credproc.rules import SERVE_SECONDS, resolving
+from credproc.shortcut import Shortcut
 
-
-class Obtained(NamedTuple):
-    plan: Plan
-    credentials: Credentials
+if TYPE_CHECKING:  # no `from __future__ import annotations`: see entry.py
+    from credproc.plan import Obtained
 
 
 def _chain_guard(profile: str) -> None:
@@ -30,17 +27,47 @@ def _chain_guard(profile: str) -> None:
         )
 
 
-def obtain(profile: str, *, renew: bool = False) -> Obtained:
-    """Credentials for `profile`: from the cache when fresh, else minted (and cached)."""
+def _fresh(store: Store, name: str, kind: str, profile: str) -> Optional[Credentials]:
+    hit = store.credentials(name, kind)
+    if hit and hit.seconds_left() > SERVE_SECONDS:
+        log.debug(f"cache hit for {profile}, {hit.seconds_left() / 60:.0f} min left")
+        return hit
+    return None
+
+
+def credentials(profile: str) -> Credentials:
+    """What `credproc --profile P` prints: the shortcut's answer when fresh, else obtain()."""
     _chain_guard(profile)
+    store = Store.open()
+    shortcut = Shortcut(store, profile)
+    hit = shortcut.credentials()
+    if hit and hit.seconds_left() > SERVE_SECONDS:
+        log.debug(f"cache hit for {profile} (shortcut), {hit.seconds_left() / 60:.0f} min left")
+        return hit
+    return obtain(profile, store=store, shortcut=shortcut).credentials
+
+
+def obtain(
+    profile: str,
+    *,
+    renew: bool = False,
+    store: Optional[Store] = None,
+    shortcut: Optional[Shortcut] = None,
+) -> "Obtained":
+    """Credentials for `profile` and its plan: from the cache when fresh, else minted (and
+    cached). The shortcut, made before the config was read, learns where the answer is."""
+    from credproc.config import load
+    from credproc.plan import Obtained, build
+
+    _chain_guard(profile)
+    store = store or Store.open()
+    shortcut = shortcut or Shortcut(store, profile)
     config = load()
     plan = build(config, profile)
-    store = Store.open()
-    if not renew:
-        hit = store.credentials(plan.target.identity, plan.target.kind)
-        if hit and hit.seconds_left() > SERVE_SECONDS:
-            log.debug(f"cache hit for {profile}, {hit.seconds_left() / 60:.0f} min left")
-            return Obtained(plan, hit)
-    from credproc.resolve import Resolver  # only when the cache cannot answer
+    hit = None if renew else _fresh(store, plan.target.identity, plan.target.kind, profile)
+    if hit is None:
+        from credproc.resolve import Resolver  # only when the cache cannot answer
 
-    return Obtained(plan, Resolver(plan, config, store, renew=renew).credentials())
+        hit = Resolver(plan, config, store, renew=renew).credentials()
+    shortcut.remember(plan.target.identity, plan.target.kind)
+    return Obtained(plan, hit)

@@ -1,5 +1,6 @@
 """Where the cache folder, the key and the vault live (CREDPROC_CACHE_DIR, CREDPROC_KEY_FILE
-override the first two)."""
+override the first two), and the AWS files credproc reads (AWS_CONFIG_FILE,
+AWS_SHARED_CREDENTIALS_FILE)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,15 @@ def vault_dir() -> str:
 def vault_key_file() -> str:
     """The vault key when CREDPROC_VAULT_KEY=file: beside the cache key."""
     return os.path.join(os.path.dirname(key_file()), "vault-key")
+
+
+def _aws_file(env_var: str, default: str) -> str:
+    return os.path.expanduser(os.path.expandvars(os.environ.get(env_var) or default))
+
+
+def aws_files() -> tuple[str, str]:
+    """The config file and the shared credentials file, as botocore finds them."""
+    return (
+        _aws_file("AWS_CONFIG_FILE", "~/.aws/config"),
+        _aws_file("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    )

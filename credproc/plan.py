@@ -1,20 +1,24 @@
 """From a profile's chain to the STS calls that produce its credentials, each with the cache
-identity that names its entry (stdlib only: the cache hit needs the last step's identity).
+identity that names its entry (stdlib and cryptography, no botocore).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import NamedTuple
 
+from cryptography.hazmat.primitives import hashes
+
 from credproc import paths, rules
 from credproc.config import AwsConfig, Profile
-from credproc.entry import ROLE, SESSION, VAULT_KEYS
+from credproc.entry import ROLE, SESSION, VAULT_KEYS, Credentials
 from credproc.profiles import Chain, Settings, Source, walk
 
-CHAIN_ENV = "CREDPROC_CHAIN"  # profiles being resolved by credproc processes above this one
+# CREDPROC_CHAIN's reader lives in rules, off the cache hit's imports; kept here for callers
+from credproc.rules import CHAIN_ENV as CHAIN_ENV
+from credproc.rules import resolving as resolving
+
 PARTITION_REGIONS = {"aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
 
 
@@ -44,16 +48,21 @@ class Plan(NamedTuple):
         return self.steps[-1]
 
 
-def resolving() -> list[str]:
-    """The profiles that credproc processes above this one are resolving (CREDPROC_CHAIN)."""
-    return [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]
+class Obtained(NamedTuple):
+    """What obtain.obtain returns: the plan and its last step's credentials."""
+
+    plan: Plan
+    credentials: Credentials
 
 
 def identity(**fields: object) -> str:
     """The name of the entry these fields describe, as botocore names its JSON cache files:
-    a hash of the fields as sorted JSON, so no field can run into the next."""
+    a hash of the fields as sorted JSON, so no field can run into the next. SHA-256 from
+    cryptography, which is loaded anyway: hashlib would load a second copy of OpenSSL."""
     text = json.dumps({"credproc-entry": 2, **fields}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(text.encode())
+    return digest.finalize().hex()[:32]
 
 
 def vault_name(profile: str) -> str:

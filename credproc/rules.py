@@ -19,6 +19,13 @@ SESSION_SECONDS = 43200  # the MFA session's default credproc_session_duration
 SESSION_SECONDS_RANGE = (900, 129600)
 SHORTEST_CACHED = SERVE_SECONDS + 4 * 60  # shorter credentials would never be served cached
 
+# The services credproc's flows call through botocore (sources included): the botocore data
+# that credproc.pyz carries (SPEC section 8), and all that a miss asks botocore to look for
+BOTOCORE_SERVICES = ("sts", "sso", "sso-oidc", "iam", "signin")
+
+# Loops through a source's credential_process
+CHAIN_ENV = "CREDPROC_CHAIN"  # profiles being resolved by credproc processes above this one
+
 # Asking for the MFA code
 AUTO = "auto"
 PROMPT_METHODS = ("tty", "pinentry", "process")
@@ -46,3 +53,8 @@ def prompt_timeout() -> float:
             "set it to e.g. 120",
         )
     return seconds
+
+
+def resolving() -> list[str]:
+    """The profiles that credproc processes above this one are resolving (CREDPROC_CHAIN)."""
+    return [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]

@@ -11,13 +11,12 @@ import botocore
 import botocore.compat
 import botocore.credentials
 import botocore.exceptions
-import botocore.session
 
 from credproc.entry import Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError
-from credproc.plan import CHAIN_ENV, resolving
 from credproc.profiles import Source
-from credproc.sts import connection_reason, one_line
+from credproc.rules import CHAIN_ENV, resolving
+from credproc.sts import connection_reason, one_line, session
 
 BOTOCORE_PROVIDERS = {
     "process": "custom-process",
@@ -67,8 +66,7 @@ def load(source: Source, profile: str) -> Credentials:
         # an explicit profile drops the environment from botocore's chain, so ask it directly
         provider: Any = botocore.credentials.EnvProvider()
     else:
-        session = botocore.session.Session(profile=source.profile)
-        resolver = botocore.credentials.create_credential_resolver(session)
+        resolver = botocore.credentials.create_credential_resolver(session(source.profile))
         provider = resolver.get_provider(BOTOCORE_PROVIDERS[source.kind])
     outer = os.environ.get(CHAIN_ENV)
     # seen by a credproc that a source's credential_process runs, and by nothing else

@@ -1,9 +1,14 @@
 """STS through botocore: a client per step, the two calls credproc makes, and AWS's errors
-turned into credproc's. An adapter: it takes values, returns Credentials, and raises."""
+turned into credproc's. An adapter: it takes values, returns Credentials, and raises.
+
+botocore sessions are made once per profile and share one loader, so the service models,
+endpoints.json and the scan of botocore's data folder are read once per process."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -14,6 +19,7 @@ from typing import Any
 
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
 import botocore.parsers
 import botocore.session
 
@@ -22,6 +28,7 @@ from credproc.entry import SESSION, Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, CodeRejected, ConfigError, SourceRejected
 from credproc.plan import Step
 from credproc.profiles import Source
+from credproc.rules import BOTOCORE_SERVICES
 
 CLOCK_SKEW_SECONDS = 300
 # Worst case of one STS call when the endpoint fails: 3 attempts of (2 s to connect + 5 s
@@ -92,6 +99,38 @@ def mint(client: Any, step: Step, source: Source, code: str = "") -> Credentials
     )
 
 
+class _Loader(botocore.loaders.Loader):  # type: ignore[misc]
+    """botocore's loader, told which services there are: credproc's. To learn whether a
+    service exists, botocore's own lists every service folder of its data (over 400) for
+    each kind of file, on every miss."""
+
+    def list_available_services(self, type_name: str) -> list[str]:
+        found = []
+        for service in BOTOCORE_SERVICES:
+            try:
+                if self.list_api_versions(service, type_name):
+                    found.append(service)
+            except botocore.exceptions.DataNotFoundError:
+                pass
+        return found
+
+
+@functools.lru_cache(maxsize=1)
+def _loader(data_path: str | None) -> Any:
+    """One loader for the process, searching AWS_DATA_PATH first, as botocore's does."""
+    extra = [os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep)]
+    return _Loader(extra_search_paths=[path for path in extra if path])
+
+
+@functools.cache
+def session(profile: str) -> Any:
+    """The botocore session of `profile` (its settings: FIPS, CA bundle, retries...), made
+    once; every session of the process loads its data through one loader."""
+    made = botocore.session.Session(profile=profile or None)  # "": botocore's default
+    made.register_component("data_loader", _loader(made.get_config_variable("data_path")))
+    return made
+
+
 def client(step: Step, source: Credentials) -> Any:
     """An STS client for this step's endpoint, signing with `source`."""
     return service_client("sts", step.profile, step.region, step.endpoint_url, source)
@@ -103,8 +142,7 @@ def service_client(
     """A client of `service` (sts, iam) signing with `source`; `profile` ("" for none) gives
     botocore's other settings."""
     try:
-        session = botocore.session.Session(profile=profile or None)
-        made = session.create_client(
+        made = session(profile).create_client(
             service,
             region_name=region or None,
             endpoint_url=endpoint_url or None,

@@ -85,6 +85,7 @@ class World:
         self.credentials_file = self.home / ".aws" / "credentials"
         self.mfa_process = f"{PYTHON} {ROOT / 'tests' / 'fake_mfa.py'} {self.state}"
         self.credproc = CREDPROC  # the command line SDKs run as credential_process
+        self.program = [CREDPROC]  # what run() starts: the installed command, or credproc.pyz
         self.sts = sts
         self.env = {
             "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
@@ -166,7 +167,7 @@ class World:
     ) -> subprocess.CompletedProcess[str]:
         """credproc with no controlling terminal and stdin from /dev/null, as an SDK runs it."""
         return subprocess.run(
-            [CREDPROC, *args],
+            [*self.program, *args],
             env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
@@ -201,7 +202,7 @@ class World:
         """The modules `credproc --profile P` imports; it must serve."""
         done, imported = self.imports("--profile", profile)
         assert done.returncode == 0 and json.loads(done.stdout)["Version"] == 1, done.stderr
-        assert "credproc.plan" in imported and "credproc.entry" in imported  # the log is whole
+        assert "credproc.entry" in imported and "credproc.obtain" in imported  # the log is whole
         return imported
 
     def boto3(self, profile: str = "prod", env: dict[str, str] | None = None) -> dict[str, str]:

@@ -45,6 +45,7 @@ class StsFront:
         self.calls: list[dict[str, str]] = []
         self.signers: list[str] = []  # the access key id that signed each call
         self.minted: list[dict[str, str]] = []  # Action and the credentials of each answer
+        self.seconds: list[float] = []  # how long the front took to answer each call
         self.accepted: dict[tuple[str, str], float] = {}
         self.spreading: dict[str, int] = {}  # new key id -> calls still refused
         self.faults = Faults()
@@ -76,6 +77,7 @@ class StsFront:
             self.calls.clear()
             self.signers.clear()
             self.minted.clear()
+            self.seconds.clear()
             self.accepted.clear()
             self.spreading.clear()
             self.faults = Faults()
@@ -153,6 +155,14 @@ class StsFront:
                 )
 
     def handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        started = time.perf_counter()
+        try:
+            self._answer(handler, body)
+        finally:
+            with self.lock:
+                self.seconds.append(time.perf_counter() - started)
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         call = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
         with self.lock:
             self.calls.append(call)

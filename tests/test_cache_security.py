@@ -18,7 +18,7 @@ from credproc.entry import ROLE
 from credproc.errors import StoreError
 from tests.conftest import PROD_MFA, World, section
 
-ENTRY_OR_LOCK = re.compile(r"[0-9a-f]{32}(\.lock)?")
+ENTRY_OR_LOCK = re.compile(r"[0-9a-f]{32}(\.lock|\.hit)?")  # entry, its lock, a pointer
 NOBODY = pwd.getpwnam("nobody").pw_uid
 ME = pwd.getpwuid(os.getuid()).pw_name
 

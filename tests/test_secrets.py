@@ -93,6 +93,8 @@ def test_no_secret_reaches_stderr_files_or_a_child_environment(world: World) -> 
                 written[str(path)] = path.read_bytes()
     locks = [p for p in world.cache_dir.iterdir() if p.name.endswith(".lock")]
     assert locks and all(p.read_text().startswith("pid ") for p in locks)
+    # the shortcut's pointers hold a copy of the credentials they answer with: sealed
+    assert any(p.name.endswith(".hit") for p in world.cache_dir.iterdir())
     written["MFA program env and argv"] = dump.read_bytes()
     assert len(dump.read_text().splitlines()) == len(ANSWERS)
 
