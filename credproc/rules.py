@@ -42,3 +42,7 @@ def prompt_timeout() -> float:
             "set it to e.g. 120",
         )
     return seconds
+
+
+# `exec --server`: SDKs refresh container credentials 15 minutes before they expire
+CONTAINER_SECONDS = 15 * 60  # the server answers only with more than this left
