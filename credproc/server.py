@@ -237,6 +237,7 @@ def warn_if_shadowed(config: AwsConfig, command: str) -> None:
 def run(profile: str, command: list[str], port: int, core_limit: int | None) -> int:
     """exec --server: listen, obtain (a code is asked before CMD takes the terminal), run CMD
     with the server, and end with it; CMD's exit status."""
+    supervise.check_runnable(command, dict(os.environ))
     server = _listen(profile, port)
     try:
         servable(profile, obtain(profile).credentials)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,14 @@ RELAYED = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 SI_KERNEL = 0x80  # Linux's si_code of a signal the kernel sent: the terminal driver's
+
+
+def check_runnable(command: list[str], env: dict[str, str]) -> None:
+    """Fail before anything is asked or served when CMD is not there to run."""
+    if shutil.which(command[0], path=env.get("PATH", os.defpath)) is None:
+        raise UsageError(
+            f"cannot run {command[0]}: not found, or not an executable file", "check the command"
+        )
 
 
 def start(

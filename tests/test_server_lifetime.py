@@ -102,16 +102,28 @@ def test_a_terminal_hanging_up_reaches_the_command(primed: World) -> None:
 
 
 @pytest.mark.parametrize("kind", ["missing", "not executable"])
-def test_a_command_that_cannot_start_is_one_line_and_leaves_no_server(
-    primed: World, kind: str
-) -> None:
-    program = primed.root / "tool"
+def test_a_command_that_is_not_there_fails_before_a_code_is_asked(world: World, kind: str) -> None:
+    world.standard_config()
+    program = world.root / "tool"
     if kind == "not executable":
         program.write_text("#!/bin/sh\n")
-    port = free_port()
-    served = Served(primed, "--port", str(port), command=[str(program), "apply"])
-    code, stdout, stderr = served.finish()
-    reason = "No such file or directory" if kind == "missing" else "Permission denied"
+    code, stdout, stderr = Served(world, command=[str(program), "apply"]).finish()
     assert (code, stdout) == (2, "")
-    assert stderr == f"credproc: cannot run {program}: {reason} (check the command)\n"
+    assert stderr == (
+        f"credproc: cannot run {program}: not found, or not an executable file "
+        "(check the command)\n"
+    )
+    assert world.prompts() == 0 and world.sts.calls == []
+
+
+def test_a_command_that_cannot_start_is_one_line_and_leaves_no_server(primed: World) -> None:
+    program = primed.root / "tool"
+    program.write_text("#!/no/such/interpreter\n")  # found and executable, yet exec fails
+    program.chmod(0o755)
+    port = free_port()
+    code, stdout, stderr = Served(primed, "--port", str(port), command=[str(program)]).finish()
+    assert (code, stdout) == (2, "")
+    assert (
+        stderr == f"credproc: cannot run {program}: No such file or directory (check the command)\n"
+    )
     assert port_is_closed(port)
