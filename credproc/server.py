@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import socketserver
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,6 +175,11 @@ class CredentialServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # HTTPServer's would look the name up in DNS
         self.server_name, self.server_port = HOST, self.server_address[1]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # e.g. a client that gave up waiting for a prompt and left before its answer: one line
+        # under -v, where socketserver would print a traceback on the person's terminal
+        log.debug(f"server: a request failed: {sys.exc_info()[0].__name__}")
 
     @property
     def url(self) -> str:

@@ -38,10 +38,11 @@ def request(
     headers: dict[str, str] | None = None,
     method: str = "GET",
     host: str | None = None,
+    timeout: float = 30,
 ) -> Reply:
     """One request; `host` replaces the Host header http.client would send."""
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
     try:
         connection.putrequest(method, parts.path or "/", skip_host=host is not None)
         if host is not None:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from credproc import rules
 from credproc.server import DROPPED
 from tests.conftest import PYTHON, World, section
 from tests.served import SHORT_ROLE, STALE_AFTER, Served, request
@@ -183,3 +184,24 @@ def test_warns_when_the_default_profile_would_shadow_the_server(primed: World, w
         f"credproc: warning: profile default has its own credentials ({found}), which SDKs in "
         f"{os.path.basename(PYTHON)} use before the server (move them to a named profile)"
     ]
+
+
+def test_a_client_that_gives_up_during_a_prompt_leaves_the_renewal_to_the_next(
+    world: World,
+) -> None:
+    """An SDK waits a second or two; a code takes longer. The renewal goes on without it."""
+    slow = f"sh -c 'sleep 2; exec {world.mfa_process}'"
+    world.standard_config(mfa_process=slow)
+    world.sts.faults.lifetime = {**SHORT_ROLE, "GetSessionToken": rules.SOURCE_SECONDS + 3}
+    served = Served(world).ready()
+    try:
+        first = served.credentials()
+        time.sleep(STALE_AFTER + 0.5)
+        with pytest.raises(TimeoutError):
+            served.get(timeout=1)
+        renewed = served.credentials()
+    finally:
+        code, _, stderr = served.stop()
+    assert (code, stderr) == (0, "")
+    assert renewed["AccessKeyId"] != first["AccessKeyId"] and world.prompts() == 2
+    assert world.sts.actions().count("GetSessionToken") == 2
