@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import CREDPROC, PYTHON, ROOT, World
+from tests.test_parallel import start as start_credproc
 
 SERVER_CMD = str(ROOT / "tests" / "server_cmd.py")
 # role credentials that the front hands out stale within this many seconds: credproc serves
@@ -79,15 +80,7 @@ class Served:
         self.report: dict[str, Any] = {}
         if not start:  # the test starts self.argv its own way
             return
-        self.proc = subprocess.Popen(
-            self.argv,
-            env={**world.env, **(env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        self.proc = start_credproc(world, *self.argv[1:], env=env)  # as an SDK would
 
     def ready(self, timeout: float = 60) -> Served:
         """Wait until CMD runs and has written what it was given."""
