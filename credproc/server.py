@@ -151,7 +151,8 @@ def servable(profile: str, creds: Credentials) -> Credentials:
     if left <= rules.CONTAINER_SECONDS:
         raise MfaUnavailable(
             f"the credentials of profile {profile} have only {max(0, left) / 60:.0f} min left "
-            f"and the server hands out only more than {rules.CONTAINER_SECONDS // 60}",
+            f"and the server hands out only credentials with more than "
+            f"{rules.CONTAINER_SECONDS // 60} min left",
             f"run `credproc login --profile {profile}` in a terminal",
         )
     return creds
@@ -179,7 +180,7 @@ class CredentialServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # e.g. a client that gave up waiting for a prompt and left before its answer: one line
         # under -v, where socketserver would print a traceback on the person's terminal
-        log.debug(f"server: a request failed: {sys.exc_info()[0].__name__}")
+        log.debug(f"server: a request failed: {type(sys.exc_info()[1]).__name__}")
 
     @property
     def url(self) -> str:

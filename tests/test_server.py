@@ -14,7 +14,7 @@ from credproc.server import DROPPED
 from tests.conftest import PYTHON, World, section
 from tests.served import SHORT_ROLE, STALE_AFTER, Served, request
 
-NOT_SERVED = "the server hands out only more than 15"
+NOT_SERVED = "the server hands out only credentials with more than 15 min left"
 
 
 def test_answers_the_cached_credentials_in_the_container_format(primed: World) -> None:

@@ -13,6 +13,7 @@ from ptyprocess import PtyProcess
 
 from tests.conftest import PYTHON, World
 from tests.served import SERVER_CMD, STATE, Served
+from tests.test_commands import allow_core_dumps
 from tests.test_server import free_port
 
 
@@ -127,3 +128,25 @@ def test_a_command_that_cannot_start_is_one_line_and_leaves_no_server(primed: Wo
         stderr == f"credproc: cannot run {program}: No such file or directory (check the command)\n"
     )
     assert port_is_closed(port)
+
+
+def test_the_command_gets_the_users_core_limit_and_no_blocked_signals(primed: World) -> None:
+    """credproc blocks the signals it waits for and allows itself no core file; CMD must
+    start with neither."""
+    show = (
+        "import resource; print(resource.getrlimit(resource.RLIMIT_CORE)[0]); "
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('SigBlk')][0])"
+    )
+    done = primed.run(
+        "exec",
+        "--profile",
+        "prod-mfa",
+        "--server",
+        "--",
+        PYTHON,
+        "-c",
+        show,
+        preexec_fn=allow_core_dumps,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(1 << 20), "0" * 16]
