@@ -6,6 +6,7 @@ Usage: server_cmd.py MODE STATE [ARGS...]
                 until STATE/stop exists; exit CODE (default 0)
   signals [N]   record each delivery of SIGINT, SIGTERM and SIGHUP in STATE/signals; after
                 N (default 1), wait a second for more, then die of the last one
+  fetch N PAUSE N GETs, PAUSE seconds apart; the AccessKeyId of each on stdout
   boto3 N PAUSE N calls of boto3, each with a new session (so a new default chain, which finds
                 the container endpoint), PAUSE seconds apart; a JSON line on stdout each
   bench N R S   time N sequential GETs on a warm cache, then R renewals S seconds apart as
@@ -99,6 +100,17 @@ def bench(count: int, renewals: int, stale_after: float) -> int:
     return 0
 
 
+def fetch(times: int, pause: float) -> int:
+    url = os.environ["AWS_CONTAINER_CREDENTIALS_FULL_URI"]
+    token = os.environ["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    for call in range(times):
+        if call:
+            time.sleep(pause)
+        status, body = get(url, token)
+        print(body["AccessKeyId"] if status == 200 else f"{status} {body}", flush=True)
+    return 0
+
+
 def boto3_calls(times: int, pause: float) -> int:
     import boto3
 
@@ -120,6 +132,8 @@ def main() -> int:
         return hold(state, int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     if mode == "signals":
         return signals(state, int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+    if mode == "fetch":
+        return fetch(int(sys.argv[3]), float(sys.argv[4]))
     if mode == "boto3":
         return boto3_calls(int(sys.argv[3]), float(sys.argv[4]))
     if mode == "bench":

@@ -11,9 +11,11 @@ import pytest
 
 from credproc import rules
 from credproc.server import DROPPED
-from tests.conftest import PYTHON, World, section
-from tests.served import SHORT_ROLE, STALE_AFTER, Served, request
+from tests.conftest import CREDPROC, DEVICE, PYTHON, World, section
+from tests.prompt_session import Session, token_codes
+from tests.served import SERVER_CMD, SHORT_ROLE, STALE_AFTER, Served, request
 
+PROMPT = f"MFA code for profile prod-mfa ({DEVICE}): "
 NOT_SERVED = "the server hands out only credentials with more than 15 min left"
 
 
@@ -205,3 +207,23 @@ def test_a_client_that_gives_up_during_a_prompt_leaves_the_renewal_to_the_next(
     assert (code, stderr) == (0, "")
     assert renewed["AccessKeyId"] != first["AccessKeyId"] and world.prompts() == 2
     assert world.sts.actions().count("GetSessionToken") == 2
+
+
+def test_a_renewal_that_needs_a_code_asks_on_the_terminal(world: World) -> None:
+    """The MFA session runs out mid-job: the server asks on the terminal, as credproc would."""
+    world.standard_config(mfa_process=None)
+    world.sts.faults.lifetime = {**SHORT_ROLE, "GetSessionToken": rules.SOURCE_SECONDS + 3}
+    pause = str(STALE_AFTER + 0.5)
+    fetch = [PYTHON, SERVER_CMD, "fetch", "-", "2", pause]
+    session = Session(
+        world, command=[CREDPROC, "exec", "--profile", "prod-mfa", "--server", "--", *fetch]
+    )
+    session.expect(PROMPT)  # before CMD starts
+    session.type("123456\r")
+    session.expect(PROMPT, timeout=30)  # the renewal, from the server
+    session.type("654321\r")
+    assert session.finish() == 0
+    keys = session.stdout().split()
+    assert len(keys) == 2 and keys[0] != keys[1] and keys[1].startswith("ASIA")
+    assert token_codes(world) == ["123456", "654321"]
+    assert session.stderr() == "" and session.left_terminal_sane()
