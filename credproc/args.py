@@ -71,6 +71,10 @@ def _parser(env_formats: list[str]) -> argparse.ArgumentParser:
     env = sub.add_parser("env", parents=[common], help="print credentials as environment variables")
     env.add_argument("--format", choices=env_formats, default="sh")
     run = sub.add_parser("exec", parents=[common], help="run a command with the credentials")
+    run.add_argument(
+        "--server", action="store_true", help="serve renewing credentials to CMD on 127.0.0.1"
+    )
+    run.add_argument("--port", type=int, help="with --server: the port (default: a free one)")
     run.add_argument("command_line", nargs=argparse.REMAINDER)
     sub.add_parser("check", parents=[common], help="explain a profile's chain and its problems")
     console = sub.add_parser(

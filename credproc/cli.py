@@ -165,6 +165,12 @@ def cmd_exec(args: Args) -> int:
     command = args.command_line[1:] if args.command_line[:1] == ["--"] else args.command_line
     if not command:
         raise UsageError("exec needs a command", "credproc exec --profile P -- COMMAND ARGS...")
+    if args.server:
+        from credproc.server import run
+
+        return run(args.profile, command, args.port or 0, user_core_limit)
+    if args.port is not None:
+        raise UsageError("--port needs --server", "credproc exec --profile P --server --port N")
     from credproc.obtain import credentials
 
     creds = credentials(args.profile)

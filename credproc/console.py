@@ -23,8 +23,7 @@ from credproc.config import AwsConfig, load
 from credproc.entry import ROLE, Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, UsageError
 from credproc.obtain import obtain
-from credproc.plan import Plan, build, in_vault
-from credproc.profiles import walk
+from credproc.plan import Plan, build, profile_region
 
 SIGNIN_URL_ENV = "CREDPROC_SIGNIN_URL"  # the federation endpoint, instead of the partition's
 ISSUER = "credproc"  # named in the login URL; the console shows it when the session ends
@@ -101,9 +100,7 @@ def region(config: AwsConfig, profile: str, asked: str) -> str:
             raise UsageError(f"--region {asked} is not a region name", "use e.g. eu-west-1")
         return asked
     found = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    chain = walk(config, profile, in_vault).profiles
-    found = found or next((p.get("region") for p in chain if p.get("region")), "")
-    return found.strip()
+    return (found or profile_region(config, profile)).strip()
 
 
 def destination(where: Partition, region: str, path: str) -> str:

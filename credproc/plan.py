@@ -167,6 +167,13 @@ def steps(chain: Chain) -> tuple[Step, ...]:
     return tuple(found)
 
 
+def profile_region(config: AwsConfig, name: str) -> str:
+    """The first `region` from the profile up its source_profile chain, or "" (what the
+    console and an `exec --server` command get, as botocore finds a session's region)."""
+    chain = walk(config, name, in_vault).profiles
+    return next((p.get("region") for p in chain if p.get("region")), "")
+
+
 def build(config: AwsConfig, name: str) -> Plan:
     chain = walk(config, name, in_vault)
     return Plan(name, chain.source, steps(chain), chain.settings)

@@ -55,6 +55,10 @@ def prompt_timeout() -> float:
     return seconds
 
 
+# `exec --server`: SDKs refresh container credentials 15 minutes before they expire
+CONTAINER_SECONDS = 15 * 60  # the server answers only with more than this left
+
+
 def resolving() -> list[str]:
     """The profiles that credproc processes above this one are resolving (CREDPROC_CHAIN)."""
     return [p for p in os.environ.get(CHAIN_ENV, "").split(",") if p]

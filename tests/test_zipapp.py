@@ -23,6 +23,7 @@ from credproc import __version__
 from tests.conftest import ROOT, World
 from tests.fake_sources import LOGIN_KEY, SSO_KEY, FakeSources
 from tests.secret_service import SecretService
+from tests.served import SHORT_ROLE, STALE_AFTER
 from tests.test_chains import chain, sso_world
 from tests.test_login_source import Login
 from tests.vault_helpers import KEY_ID, keys_in_file
@@ -313,3 +314,31 @@ def test_an_aws_login_source_needs_the_login_build_and_works_from_it(
     world.serve("admin")
     assert sources.requests == ["POST /v1/token"]
     assert world.sts.actions() == ["AssumeRole"] and world.sts.signers == [LOGIN_KEY]
+
+
+def test_pyz_exec_server_serves_and_renews(world: World, pyz: Path) -> None:
+    world.standard_config()
+    world.sts.faults.lifetime = SHORT_ROLE
+    # the system's python3 as the command: only the standard library, as a plain tool has
+    fetch_twice = (
+        "import http.client, json, os, time, urllib.parse\n"
+        "url = urllib.parse.urlsplit(os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'])\n"
+        "for pause in (0, float(os.environ['PAUSE'])):\n"
+        "    time.sleep(pause)\n"
+        "    c = http.client.HTTPConnection(url.hostname, url.port, timeout=30)\n"
+        "    c.request('GET', '/', headers={"
+        "'Authorization': os.environ['AWS_CONTAINER_AUTHORIZATION_TOKEN']})\n"
+        "    print(json.loads(c.getresponse().read())['AccessKeyId'])\n"
+    )
+    done = subprocess.run(
+        [str(pyz), "exec", "--profile", "prod-mfa", "--server", "--", "python3", "-c", fetch_twice],
+        env={**world.env, "PATH": PLAIN_PATH, "PAUSE": str(STALE_AFTER + 0.5)},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    keys = done.stdout.split()
+    assert len(keys) == 2 and keys[0] != keys[1]  # the second was renewed inside the file
+    assert world.prompts() == 1 and world.sts.actions().count("GetSessionToken") == 1
