@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from credproc import inifile
-from credproc.config import AwsConfig, Profile
+from credproc.config import AwsConfig, Profile, served_profile
 from credproc.errors import ConfigError
 from credproc.plan import build
 
 SUFFIX = "-mfa"  # P's role moves to profile P-mfa
-PROGRAMS = ("credproc", "credproc.pyz")  # what a credential_process that runs credproc names
 # What botocore's assume-role provider reads from a profile; with credproc's own keys
 # (credproc_*), which credproc looks up from the profile it resolves, never from P.
 ROLE_KEYS = (
@@ -47,18 +46,6 @@ class Adoption(NamedTuple):
 
 def moves(key: str) -> bool:
     return key in ROLE_KEYS or key.startswith("credproc_")
-
-
-def served_profile(profile: Profile) -> str:
-    """The profile that `profile`'s credential_process asks credproc for, or "" when it
-    does not run credproc (an SDK profile of the two-profile layout names one)."""
-    try:
-        words = shlex.split(profile.get("credential_process"))
-    except ValueError:
-        return ""
-    runs = [n for n, w in enumerate(words[:3]) if os.path.basename(w) in PROGRAMS]
-    rest = words[runs[0] + 1 :] if runs else []
-    return rest[1] if len(rest) == 2 and rest[0] == "--profile" else ""
 
 
 def _refuse_profile(config: AwsConfig, profile: Profile) -> None:

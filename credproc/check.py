@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-
-from credproc.config import AwsConfig, file_profiles
+from credproc.config import AwsConfig, file_profiles, served_profile
 from credproc.entry import SESSION
 from credproc.errors import ConfigError
 from credproc.plan import Plan, build
@@ -29,20 +27,13 @@ def _describe(plan: Plan) -> list[str]:
 
 def _taken_over(config: AwsConfig, name: str) -> list[str]:
     """Profiles that run credproc for `name` but that SDKs resolve themselves instead."""
-    problems = []
-    for profile in config.profiles.values():
-        try:
-            words = shlex.split(profile.get("credential_process"))
-        except ValueError:
-            continue
-        runs_us = any(w.endswith("credproc") or w.endswith("credproc.pyz") for w in words)
-        if runs_us and name in words and profile.get("role_arn"):
-            problems.append(
-                f"profile {profile.name} has role_arn, so every SDK assumes the role itself and "
-                f"never runs its credential_process (remove role_arn/source_profile/mfa_serial "
-                f"from [profile {profile.name}]; keep them in [profile {name}])"
-            )
-    return problems
+    return [
+        f"profile {profile.name} has role_arn, so every SDK assumes the role itself and "
+        f"never runs its credential_process (remove role_arn/source_profile/mfa_serial "
+        f"from [profile {profile.name}]; keep them in [profile {name}])"
+        for profile in config.profiles.values()
+        if profile.get("role_arn") and served_profile(profile) == name
+    ]
 
 
 def _plaintext_beside_vault(config: AwsConfig, plan: Plan) -> list[str]:

@@ -12,10 +12,9 @@ import shlex
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from credproc.config import load
+from credproc.config import PROGRAMS, load
 from credproc.errors import CredprocError
 
-PROGRAMS = ("credproc", "credproc.pyz")  # the names the scripts complete
 WORD_BREAKS = "=:"  # bash splits a word here (COMP_WORDBREAKS) and replaces only what follows
 SHELL_SAFE = re.compile(r"[\w@%+=:,./-]*")
 FREE = (argparse.REMAINDER, argparse.PARSER)  # a command line of its own follows (`exec`)

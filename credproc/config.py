@@ -8,6 +8,8 @@ from typing import NamedTuple
 from credproc import paths
 from credproc.errors import ConfigError
 
+PROGRAMS = ("credproc", "credproc.pyz")  # what a command line that runs credproc names
+
 
 class Profile(NamedTuple):
     name: str
@@ -84,3 +86,23 @@ def load() -> AwsConfig:
         else:
             profiles[name] = Profile(name, values, credentials_file)
     return AwsConfig(profiles, config_file, credentials_file)
+
+
+def served_profile(profile: Profile) -> str:
+    """The profile that `profile`'s credential_process asks credproc for (`credproc
+    --profile X`: the SDK profile of SPEC section 2's layout), or "" when it runs no credproc."""
+    import os
+    import shlex
+
+    try:
+        words = shlex.split(profile.get("credential_process"))
+    except ValueError:
+        return ""
+    runs = [n for n, w in enumerate(words[:3]) if os.path.basename(w) in PROGRAMS]
+    rest = words[runs[0] + 1 :] if runs else []
+    for at, word in enumerate(rest):  # -v and the like may stand around it
+        if word == "--profile" and at + 1 < len(rest):
+            return rest[at + 1]
+        if word.startswith("--profile="):
+            return word[len("--profile=") :]
+    return ""

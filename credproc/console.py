@@ -18,7 +18,6 @@ import urllib.request
 from typing import NamedTuple
 
 from credproc import log
-from credproc.adopt import served_profile
 from credproc.config import AwsConfig, load
 from credproc.entry import ROLE, Credentials
 from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, UsageError
@@ -53,9 +52,9 @@ def _role_plan(config: AwsConfig, profile: str) -> Plan:
     plan = build(config, profile)
     if plan.target.kind != ROLE:
         raise ConfigError(
-            f"profile {profile} gives an MFA session, not role credentials: AWS's console "
+            f"profile {plan.profile} gives an MFA session, not role credentials: AWS's console "
             "sign-in (federation) takes role credentials only",
-            f"use a profile with role_arn, e.g. one with source_profile = {profile}",
+            f"use a profile with role_arn, e.g. one with source_profile = {plan.profile}",
         )
     return plan
 
@@ -206,11 +205,8 @@ def signin_token(url: str, creds: Credentials, profile: str) -> str:
 def login_url(profile: str, asked_region: str = "", path: str = "") -> str:
     """The sign-in URL for `profile`'s role credentials (obtained as the protocol does)."""
     config = load()
-    served = served_profile(config.profile(profile))
-    if served:  # the SDK profile of the two-profile layout: its console is the role's
-        log.debug(f"profile {profile} runs credproc --profile {served}: signing in as that")
-        profile = served
     plan = _role_plan(config, profile)  # before any code is asked for
+    profile = plan.profile  # the SDK profile of the two-profile layout: its role's
     name, where = partition(plan.target.role_arn)
     url = endpoint(where.signin)
     console_region = region(config, profile, asked_region)

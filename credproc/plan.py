@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 from cryptography.hazmat.primitives import hashes
 
-from credproc import paths, rules
-from credproc.config import AwsConfig, Profile
+from credproc import log, paths, rules
+from credproc.config import AwsConfig, Profile, served_profile
 from credproc.entry import ROLE, SESSION, VAULT_KEYS, Credentials
 from credproc.profiles import Chain, Settings, Source, walk
 
@@ -174,6 +174,19 @@ def profile_region(config: AwsConfig, name: str) -> str:
     return next((p.get("region") for p in chain if p.get("region")), "")
 
 
+def followed(config: AwsConfig, name: str) -> str:
+    """The profile credproc resolves for `name`: `name`, or, when `name` is only the SDK
+    profile of SPEC section 2's layout (its credential_process runs `credproc --profile X`,
+    and it names no role or device), X: so `credproc exec --profile prod` is prod-mfa's."""
+    profile = config.profile(name)
+    served = served_profile(profile)
+    if served and served != name and not (profile.get("role_arn") or profile.get("mfa_serial")):
+        log.debug(f"profile {name} runs credproc --profile {served}: resolving {served}")
+        return served
+    return name
+
+
 def build(config: AwsConfig, name: str) -> Plan:
+    name = followed(config, name)
     chain = walk(config, name, in_vault)
     return Plan(name, chain.source, steps(chain), chain.settings)

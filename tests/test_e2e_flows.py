@@ -81,6 +81,15 @@ def test_cache_hit_after_a_config_edit_plans_without_botocore_or_the_prompt(
     assert world.prompts() == 1 and len(world.sts.calls) == 2
 
 
+def test_the_sdk_profile_answers_with_the_credentials_of_the_profile_it_runs(
+    world: World,
+) -> None:
+    """`credproc exec --profile prod` (or env, login, console) means prod-mfa's role."""
+    world.standard_config()
+    assert world.serve("prod") == world.serve("prod-mfa")
+    assert world.prompts() == 1 and world.sts.actions() == ["GetSessionToken", "AssumeRole"]
+
+
 def test_second_role_of_the_same_device_needs_no_new_code(world: World) -> None:
     world.standard_config(
         section(

@@ -331,3 +331,20 @@ def test_durations_too_short_to_be_served_from_the_cache_are_refused(
     line = error(cfg, f"[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n{key} = 900\n")
     assert f"{key} = 900 is too short to cache" in line and f"set {key} to 1200 or more" in line
     build(cfg, f"[profile p]\nrole_arn = {ROLE}\nsource_profile = base\n{key} = 1200\n")
+
+
+def test_the_sdk_profile_of_the_layout_is_resolved_as_the_profile_it_runs_credproc_for(
+    files: tuple[Path, Path],
+) -> None:
+    cfg, _ = files
+    text = (
+        f"[profile prod-mfa]\nrole_arn = {ROLE}\nsource_profile = base\nmfa_serial = {DEVICE}\n"
+        "[profile prod]\ncredential_process = /opt/credproc.pyz -v --profile prod-mfa\n"
+        "[profile loop]\ncredential_process = credproc --profile loop\n"
+        "[profile taken]\ncredential_process = credproc --profile prod-mfa\n"
+        f"role_arn = {ROLE}\nsource_profile = base\n"
+    )
+    prod, prod_mfa = build(cfg, text, "prod"), build(cfg, text, "prod-mfa")
+    assert prod == prod_mfa and prod.profile == "prod-mfa"
+    assert "has neither role_arn nor mfa_serial" in error(cfg, text, "loop")  # not followed
+    assert build(cfg, text, "taken").steps[0].mfa_serial == ""  # its own role: SDKs' too
