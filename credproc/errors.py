@@ -82,3 +82,9 @@ EXIT_CODES = {
     AwsUnreachable.exit_code: "AWS STS unreachable (network, DNS, endpoint)",
     StoreError.exit_code: "local cache, key, vault or keystore unusable (permissions, locked)",
 }
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Text from the endpoint, made fit for a one-line message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

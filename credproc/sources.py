@@ -12,11 +12,12 @@ import botocore.compat
 import botocore.credentials
 import botocore.exceptions
 
+from credproc.clients import session
 from credproc.entry import Credentials
-from credproc.errors import AwsRefused, AwsUnreachable, ConfigError
+from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, one_line
 from credproc.profiles import Source
 from credproc.rules import CHAIN_ENV, resolving
-from credproc.sts import connection_reason, one_line, session
+from credproc.sts import connection_reason
 
 BOTOCORE_PROVIDERS = {
     "process": "custom-process",

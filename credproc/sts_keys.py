@@ -13,9 +13,10 @@ import botocore.exceptions
 import botocore.parsers
 
 from credproc import log, rules
+from credproc.clients import service_client
 from credproc.entry import Credentials
 from credproc.errors import AwsRefused, SourceRejected
-from credproc.sts import refusal, service_client, unreachable
+from credproc.sts import refusal, unreachable
 
 PROOF_PAUSE = 1.0  # seconds between tries of a new key
 IAM_DENIED = "the user needs iam:ListAccessKeys, iam:CreateAccessKey and iam:DeleteAccessKey"

@@ -14,7 +14,7 @@ import pexpect
 import pytest
 
 from credproc.args import grammar
-from credproc.cli import ENV_FORMAT_NAMES
+from credproc.commands import ENV_FORMAT_NAMES
 from credproc.completion import candidates, words_of
 from tests.conftest import BASE_SECRET, World, require_installed, section
 
