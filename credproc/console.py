@@ -7,6 +7,7 @@ carries it, the sign-in token or the credentials.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import os
@@ -20,7 +21,7 @@ from typing import NamedTuple
 from credproc import log
 from credproc.config import AwsConfig, load
 from credproc.entry import ROLE, Credentials
-from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, UsageError
+from credproc.errors import AwsRefused, AwsUnreachable, ConfigError, UsageError, one_line
 from credproc.obtain import obtain
 from credproc.plan import Plan, build, profile_region
 
@@ -164,7 +165,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def _reason(exc: BaseException, secrets: tuple[str, ...]) -> str:
     reason = getattr(exc, "reason", exc)
     text = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
-    return type(reason).__name__ if any(s in text for s in secrets) else text
+    return type(reason).__name__ if any(s in text for s in secrets) else one_line(text, 200)
 
 
 def signin_token(url: str, creds: Credentials, profile: str) -> str:
@@ -185,7 +186,8 @@ def signin_token(url: str, creds: Credentials, profile: str) -> str:
             f"(HTTP {exc.code})",
             f"check that the role may sign in to the console; credproc login --profile {profile}",
         ) from None
-    except (OSError, ValueError) as exc:  # URLError, timeouts, a broken connection
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, timeouts,
+        # a broken connection, an answer that is not HTTP
         raise AwsUnreachable(
             f"cannot reach the AWS sign-in endpoint {url}: {_reason(exc, secrets)}",
             f"check the network, or {SIGNIN_URL_ENV}",
@@ -206,10 +208,10 @@ def login_url(profile: str, asked_region: str = "", path: str = "") -> str:
     """The sign-in URL for `profile`'s role credentials (obtained as the protocol does)."""
     config = load()
     plan = _role_plan(config, profile)  # before any code is asked for
-    profile = plan.profile  # the SDK profile of the two-profile layout: its role's
     name, where = partition(plan.target.role_arn)
     url = endpoint(where.signin)
-    console_region = region(config, profile, asked_region)
+    console_region = region(config, profile, asked_region)  # the SDK profile's region first
+    profile = plan.profile  # the SDK profile of the two-profile layout: its role's
     _check_region(name, console_region)
     landing = destination(where, console_region, path)
     creds = obtain(profile).credentials

@@ -169,9 +169,11 @@ def steps(chain: Chain) -> tuple[Step, ...]:
 
 def profile_region(config: AwsConfig, name: str) -> str:
     """The first `region` from the profile up its source_profile chain, or "" (what the
-    console and an `exec --server` command get, as botocore finds a session's region)."""
-    chain = walk(config, name, in_vault).profiles
-    return next((p.get("region") for p in chain if p.get("region")), "")
+    console and an `exec --server` command get, as botocore finds a session's region); an
+    SDK profile of the layout gives its own region first, then that of the profile it runs."""
+    own = config.profile(name).get("region")
+    chain = walk(config, followed(config, name), in_vault).profiles
+    return own or next((p.get("region") for p in chain if p.get("region")), "")
 
 
 def followed(config: AwsConfig, name: str) -> str:

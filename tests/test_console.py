@@ -19,7 +19,17 @@ import pytest
 from credproc import console, handoff
 from credproc.entry import ROLE
 from credproc.errors import ConfigError, UsageError
-from tests.conftest import BASE_KEY_ID, BASE_SECRET, COUNTING, DEVICE, PYTHON, ROOT, World, section
+from tests.conftest import (
+    BASE_KEY_ID,
+    BASE_SECRET,
+    COUNTING,
+    DEVICE,
+    PROD_MFA,
+    PYTHON,
+    ROOT,
+    World,
+    section,
+)
 from tests.fake_federation import Federation
 
 NOBODY = 65534
@@ -158,11 +168,18 @@ def test_print_writes_only_the_url_for_the_region_and_path_asked(
 def test_the_sdk_profile_that_runs_credproc_signs_in_as_its_role(
     world: World, federation: Federation
 ) -> None:
-    world.standard_config()
+    world.config(
+        section("base", region="us-east-1", credproc_mfa_process=COUNTING),
+        section("prod-mfa", **PROD_MFA),
+        section("prod", credential_process="{credproc} --profile prod-mfa", region="eu-west-1"),
+    )
     done = world.run("console", "--profile", "prod", "--print", "-v")
     assert done.returncode == 0, done.stderr
     assert "profile prod runs credproc --profile prod-mfa" in done.stderr
     assert federation.sessions == federation.role_credentials() and federation.tokens
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(done.stdout.strip()).query))
+    # the region SDKs use with prod (init leaves it there), not base's up prod-mfa's chain
+    assert query["Destination"] == "https://console.aws.amazon.com/console/home?region=eu-west-1"
 
 
 def test_an_mfa_session_profile_is_refused_saying_the_console_needs_a_role(
@@ -197,6 +214,27 @@ def test_an_endpoint_that_refuses_is_one_line_with_exit_6(
     assert words in last and last == done.stderr.splitlines()[-1]
     leaks = [s for s in secrets_of(world, federation) if s in done.stderr]
     assert leaks == []
+
+
+def test_an_endpoint_that_does_not_speak_http_is_one_line_with_exit_7(world: World) -> None:
+    world.standard_config()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            peer.recv(65536)
+            peer.sendall(b"HELLO\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/federation"
+    with listener:
+        done = world.run(
+            "console", "--profile", "prod-mfa", "--print", env={"CREDPROC_SIGNIN_URL": url}
+        )
+    assert done.returncode == 7 and done.stdout == ""
+    assert done.stderr.startswith(f"credproc: cannot reach the AWS sign-in endpoint {url}: ")
+    assert done.stderr.count("\n") == 1 and "Action=" not in done.stderr
 
 
 def test_an_unreachable_endpoint_is_one_line_with_exit_7(world: World) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from credproc import rules
 from credproc.server import DROPPED
-from tests.conftest import CREDPROC, DEVICE, PYTHON, World, section
+from tests.conftest import COUNTING, CREDPROC, DEVICE, PROD_MFA, PYTHON, World, section
 from tests.prompt_session import Session, token_codes
 from tests.served import SERVER_CMD, SHORT_ROLE, STALE_AFTER, Served, request
 
@@ -51,6 +51,25 @@ def test_command_gets_the_server_and_nothing_that_would_shadow_it(primed: World)
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-central-1"  # from base
     assert env["HOME"] == world.env["HOME"] and env["AWS_ENDPOINT_URL_STS"] == world.sts.url
     assert answer["AccountId"] == "123456789012"
+
+
+def test_the_sdk_profile_of_the_layout_is_served_as_its_role_with_its_own_region(
+    primed: World,
+) -> None:
+    world = primed
+    world.config(
+        section("base", region="us-east-1", credproc_mfa_process=COUNTING),
+        section("prod-mfa", **PROD_MFA),
+        section("prod", credential_process="{credproc} --profile prod-mfa", region="eu-west-3"),
+    )
+    out = world.serve()
+    served = Served(world, profile="prod").ready()
+    try:
+        answer = served.credentials()
+    finally:
+        assert served.stop() == (0, "", "")
+    assert served.env["AWS_REGION"] == "eu-west-3"  # prod's, as SDKs using prod see it
+    assert answer["AccessKeyId"] == out["AccessKeyId"] and world.prompts() == 1
 
 
 def test_a_region_in_the_environment_is_kept(primed: World) -> None:
