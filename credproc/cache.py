@@ -22,6 +22,7 @@ NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO in place of a file must not ha
 POSIX = hasattr(os, "getuid")
 MAX_ENTRY_BYTES = 1 << 16
 TEMP_SUFFIX = ".tmp"
+POINTER_SUFFIX = ".hit"  # shortcut.py's pointers: a dot, so no entry name
 STALE_TEMP_SECONDS = 60  # a write takes milliseconds: an older temp file lost its writer
 
 
@@ -284,6 +285,14 @@ class Store:
 
     def remove(self, name: str) -> bool:
         return remove_private(self.path(name))
+
+    def forget(self, names: list[str]) -> int:
+        """Remove these entries and every shortcut pointer, which hold copies of entries'
+        credentials (the next hit makes its pointer again); how many entries were removed."""
+        for pointer in os.listdir(self.folder):
+            if pointer.endswith(POINTER_SUFFIX):
+                self.remove(pointer)
+        return sum(self.remove(name) for name in names)
 
     def names(self) -> list[str]:
         """Entry names; locks and temp files aside."""

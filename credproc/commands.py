@@ -100,7 +100,7 @@ def cmd_clear(args: Args) -> int:
         names = [step.identity for step in build(load(), args.profile).steps]
     else:
         raise UsageError("clear needs --profile P or --all", "say which entries to remove")
-    removed = sum(store.remove(name) for name in names)
+    removed = store.forget(names)
     print(f"removed {removed} cached entr{'y' if removed == 1 else 'ies'}")
     return 0
 

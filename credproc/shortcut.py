@@ -23,7 +23,7 @@ import os
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
 
 from credproc import __version__, paths
-from credproc.cache import Store
+from credproc.cache import POINTER_SUFFIX, Store
 from credproc.entry import Credentials
 
 FORMAT = b"credproc-shortcut 1"
@@ -32,7 +32,6 @@ FORMAT = b"credproc-shortcut 1"
 KEY_NONCE = b"credproc-mac"
 MAC_KEY_BYTES = 64  # AES-256-SIV
 ANSWER_FIELDS = 7  # entry name, a tag of its bytes, key id, secret, token, expiration, account
-SUFFIX = ".hit"  # a dot: not an entry name, so status, clear and sweep pass it by
 # Environment variables that change a profile's answer (plan.py and profiles.py read them),
 # besides AWS_ENDPOINT_URL* and CREDPROC_*. AWS_SECRET_ACCESS_KEY is not among them: an
 # Environment source is known by its key id.
@@ -123,7 +122,7 @@ class Shortcut:
     def __init__(self, store: Store, profile: str) -> None:
         key = self.key = _mac_key(store.key)
         self.store, self.profile = store, profile
-        self.name = _mac(key, b"pointer\0" + _text(profile)) + SUFFIX
+        self.name = _mac(key, b"pointer\0" + _text(profile)) + POINTER_SUFFIX
         parts = ingredients(profile)
         self.fingerprint = (
             None

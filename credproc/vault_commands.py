@@ -136,8 +136,7 @@ def add(request: AddRequest) -> list[str]:
 
 
 def _forget(config: AwsConfig, profile: str) -> int:
-    store = Store.open()
-    return sum(store.remove(name) for name in minted_from(config, profile))
+    return Store.open().forget(minted_from(config, profile))
 
 
 def _confirmed(profile: str) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from credproc.shortcut import SUFFIX
+from credproc.cache import POINTER_SUFFIX, Store
 from tests.conftest import BASE_KEY_ID, PYTHON, World, section
 
 OTHER_ROLE = "arn:aws:iam::123456789012:role/Other"
@@ -40,7 +40,7 @@ def run(world: World, profile: str = "prod-mfa", **env: str) -> tuple[bool, dict
 
 
 def pointers(world: World) -> list[Path]:
-    return sorted(p for p in world.cache_dir.iterdir() if p.name.endswith(SUFFIX))
+    return sorted(p for p in world.cache_dir.iterdir() if p.name.endswith(POINTER_SUFFIX))
 
 
 def test_an_unchanged_config_is_answered_without_planning(primed: World) -> None:
@@ -222,6 +222,15 @@ def test_a_cleared_entry_is_not_served_through_its_pointer(primed: World) -> Non
     assert world.prompts() == 2
 
 
+@pytest.mark.parametrize("which", [("--profile", "prod-mfa"), ("--all",)])
+def test_clear_removes_the_pointers_with_the_entries(primed: World, which: tuple[str, ...]) -> None:
+    world = primed
+    run(world)
+    assert pointers(world)
+    assert world.run("clear", *which).returncode == 0
+    assert pointers(world) == []  # they hold sealed copies of the credentials cleared
+
+
 def test_the_loop_guard_comes_before_the_shortcut(primed: World) -> None:
     world = primed
     run(world)
@@ -242,6 +251,19 @@ def test_a_renewed_entry_is_served_not_an_older_pointers_copy(primed: World) -> 
 
 
 def test_an_entry_rewritten_with_the_same_credentials_is_planned_again(primed: World) -> None:
+    world = primed
+    _, before = run(world)
+    store = Store(str(world.cache_dir), world.key_file.read_bytes())
+    role = world.entry("role")
+    old = role.read_bytes()
+    record = store.read(role.name)
+    assert record is not None and store.write(role.name, record)  # a new nonce, same record
+    assert role.read_bytes() != old
+    assert run(world) == (True, before)  # not the pointer's: the entry is another write
+    assert run(world) == (False, before) and world.sts.calls == []
+
+
+def test_a_damaged_entry_is_minted_again_not_served_through_its_pointer(primed: World) -> None:
     world = primed
     _, before = run(world)
     role = next(path for path, record in world.entries() if record and record.kind == "role")
