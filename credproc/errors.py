@@ -84,7 +84,16 @@ EXIT_CODES = {
 }
 
 
+def mask(key_id: str) -> str:
+    """An access key id as people may see it: AKIA...WXYZ."""
+    return f"{key_id[:4]}...{key_id[-4:]}"
+
+
 def one_line(text: str, limit: int = 300) -> str:
-    """Text from the endpoint, made fit for a one-line message."""
+    """Text from an endpoint, made fit for a one-line message: access key ids in it (IAM's
+    messages quote them) masked as people may see them, AKIA...WXYZ."""
+    import re
+
+    text = re.sub(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b", lambda found: mask(found[0]), text)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -10,12 +10,11 @@ from credproc import rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
 from credproc.entry import SESSION, Credentials, VaultKeys
-from credproc.errors import AwsRefused, CredprocError, SourceRejected, UsageError
-from credproc.plan import build, in_vault
-from credproc.profiles import VAULT
+from credproc.errors import AwsRefused, CredprocError, SourceRejected, UsageError, mask
+from credproc.plan import in_vault
 from credproc.sts_keys import Endpoint, Iam, caller_arn, prove
-from credproc.vault import Vault, mask
-from credproc.vault_commands import where_to_call
+from credproc.vault import Vault
+from credproc.vault_commands import plans_from, where_to_call
 
 
 def _said(exc: CredprocError, state: str, fix: str = "") -> CredprocError:
@@ -24,18 +23,17 @@ def _said(exc: CredprocError, state: str, fix: str = "") -> CredprocError:
 
 
 def _mfa_session(config: AwsConfig, profile: str) -> Credentials | None:
-    """The profile's MFA session when its chain has mfa_serial (policies commonly demand MFA
-    for key management); None to sign with the keys themselves, since IAM refuses a session
-    that was minted without MFA."""
-    if profile not in config.profiles:
-        return None
-    plan = build(config, profile)
-    first = plan.steps[0]
-    if first.kind != SESSION or not first.mfa_serial or plan.source.kind != VAULT:
-        return None
-    from credproc.resolve import Resolver
+    """The MFA session of the user's device, as the chains from these keys make it (the
+    profile's own mfa_serial, else that of a role above it, as in SPEC section 2's layout):
+    policies commonly demand MFA for key management. None when no chain names a device:
+    the keys then sign for themselves (IAM refuses a session minted without MFA)."""
+    for plan in plans_from(config, profile):
+        first = plan.steps[0]
+        if first.kind == SESSION and first.mfa_serial:
+            from credproc.resolve import Resolver
 
-    return Resolver(plan._replace(steps=(first,)), config, Store.open()).credentials()
+            return Resolver(plan._replace(steps=(first,)), config, Store.open()).credentials()
+    return None
 
 
 def _user_name(user_arn: str) -> str:
@@ -94,9 +92,10 @@ class Rotation:
             )
             raise _said(exc, state, f"run `credproc rotate {self.profile}` again later") from None
 
-    def retire(self, new: Credentials) -> None:
+    def retire(self, new: Credentials) -> bool:
+        """Delete the old key; False when IAM had it no more (deleted by someone else)."""
         try:
-            self.iam.delete_key(self.old.access_key_id)
+            return self.iam.delete_key(self.old.access_key_id)
         except CredprocError as exc:
             raise _said(
                 exc,
@@ -112,7 +111,7 @@ class Rotation:
     def _undo(self, new: Credentials) -> str:
         """Delete the key that never made it into use; say where it is if IAM will not."""
         try:
-            self.iam.delete_key(new.access_key_id)
+            self.iam.delete_key(new.access_key_id)  # or IAM has it no more: gone either way
         except CredprocError:
             return (
                 f"the new key {mask(new.access_key_id)} is in IAM but not in the vault: "
@@ -139,9 +138,9 @@ def rotate(profile: str) -> list[str]:
         new = rotation.create()
         rotation.store(new)
         rotation.prove(new)
-        rotation.retire(new)
+        deleted = "was deleted from IAM" if rotation.retire(new) else "was gone from IAM already"
     return [
         f"{profile}: rotated: the vault holds the new key {mask(new.access_key_id)} of {arn}; "
-        f"the old key {mask(old.access_key_id)} was deleted from IAM",
+        f"the old key {mask(old.access_key_id)} {deleted}",
         "sessions minted with the old key stay valid until they end, as AWS keeps them",
     ]

@@ -103,8 +103,16 @@ class Iam:
         made = reply["AccessKey"]
         return Credentials(str(made["AccessKeyId"]), str(made["SecretAccessKey"]), "", 0)
 
-    def delete_key(self, key_id: str) -> None:
-        self._run(
-            "DeleteAccessKey",
-            lambda: self.client.delete_access_key(UserName=self.user, AccessKeyId=key_id),
-        )
+    def delete_key(self, key_id: str) -> bool:
+        """Delete the key; False when IAM has no such key (it is deleted already)."""
+
+        def delete() -> bool:
+            try:
+                self.client.delete_access_key(UserName=self.user, AccessKeyId=key_id)
+            except botocore.exceptions.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                    raise
+                return False
+            return True
+
+        return self._run("DeleteAccessKey", delete)

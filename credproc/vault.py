@@ -26,11 +26,6 @@ from credproc.errors import VaultError
 from credproc.plan import vault_name
 
 
-def mask(key_id: str) -> str:
-    """An access key id as people may see it: AKIA...WXYZ."""
-    return f"{key_id[:4]}...{key_id[-4:]}"
-
-
 class Vault:
     def __init__(self) -> None:
         self.folder = private_dir(paths.vault_dir())

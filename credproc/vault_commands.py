@@ -12,11 +12,11 @@ from credproc import log, paths, rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
 from credproc.entry import Credentials, VaultKeys
-from credproc.errors import AwsRefused, AwsUnreachable, CredprocError, UsageError
-from credproc.plan import build, endpoint, in_vault
+from credproc.errors import AwsRefused, AwsUnreachable, CredprocError, UsageError, mask
+from credproc.plan import Plan, build, endpoint, in_vault
 from credproc.profiles import VAULT
 from credproc.protocol import utc_iso
-from credproc.vault import Vault, mask
+from credproc.vault import Vault
 
 if TYPE_CHECKING:  # botocore is imported only by the commands that call AWS
     from credproc.sts_keys import Endpoint
@@ -40,17 +40,23 @@ def where_to_call(config: AwsConfig, profile: str) -> Endpoint:
     return Endpoint(profile if known else "", region, url, iam_url(own_url))
 
 
-def minted_from(config: AwsConfig, profile: str) -> list[str]:
-    """The cache entries of every plan whose source is `profile`'s keys in the vault."""
-    names: set[str] = set()
-    for name in config.profiles:
+def plans_from(config: AwsConfig, profile: str) -> list[Plan]:
+    """The plans of every profile whose source is `profile`'s keys in the vault, `profile`'s
+    own first."""
+    found = []
+    for name in sorted(config.profiles, key=lambda name: name != profile):
         try:
             plan = build(config, name)
         except CredprocError:
             continue  # a profile credproc cannot resolve has minted nothing
         if plan.source.kind == VAULT and plan.source.profile == profile:
-            names.update(step.identity for step in plan.steps)
-    return sorted(names)
+            found.append(plan)
+    return found
+
+
+def minted_from(config: AwsConfig, profile: str) -> list[str]:
+    """The cache entries of every plan whose source is `profile`'s keys in the vault."""
+    return sorted({step.identity for plan in plans_from(config, profile) for step in plan.steps})
 
 
 def _given(config: AwsConfig, request: AddRequest) -> Credentials:

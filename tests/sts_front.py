@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +38,8 @@ class Faults:
         # calls signed by a key that CreateAccessKey just made, refused as AWS refuses them
         # while IAM spreads a new key to STS
         self.new_key_refusals = 0
+        # Action -> what the test does to the world right after upstream answered that call
+        self.after: dict[str, Callable[[], object]] = {}
 
 
 class StsFront:
@@ -202,6 +205,9 @@ class StsFront:
             )
         if status == 200:
             self._record_minted(call.get("Action", ""), data)
+        then = self.faults.after.get(call.get("Action", ""))
+        if then is not None:
+            then()
         handler.send_response(status)
         handler.send_header("Content-Type", headers.get("Content-Type", "text/xml"))
         handler.send_header("Content-Length", str(len(data)))

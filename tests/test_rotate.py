@@ -44,11 +44,52 @@ def test_rotate_replaces_the_key_in_iam_and_in_the_vault(
     [new] = iam_user.key_ids()
     assert new != old and in_vault(world, keystore, "base").access_key_id == new
     assert mask(new) in done.stdout and mask(old) in done.stdout and new not in done.stdout
+    assert f"the old key {mask(old)} was deleted from IAM" in done.stdout
     actions = world.sts.actions()
     calls = ["ListAccessKeys", "CreateAccessKey", "GetCallerIdentity", "DeleteAccessKey"]
     assert actions[-4:] == calls
-    assert world.sts.signers[actions.index("CreateAccessKey")] == old  # no MFA: the key itself
     assert signs_with(world) == new
+
+
+def test_rotate_signs_with_the_mfa_session_of_the_device_on_the_role_above(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)  # SPEC section 2's layout: mfa_serial on prod-mfa, not base
+    assert world.run("rotate", "base").returncode == 0
+    actions, signers = world.sts.actions(), world.sts.signers
+    assert actions[0] == "GetSessionToken" and world.sts.calls[0]["SerialNumber"] == DEVICE
+    session_key = signers[actions.index("CreateAccessKey")]
+    assert session_key not in (iam_user.key_id, *iam_user.key_ids())
+    world.serve()  # prod-mfa's MFA session is the one rotate made: no second code
+    assert world.prompts() == 1
+
+
+def test_rotate_signs_with_the_key_itself_when_no_chain_names_a_device(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.standard_config(mfa_serial=None)
+    done = world.run("rotate", "base")
+    assert done.returncode == 0, done.stderr
+    actions = world.sts.actions()
+    assert "GetSessionToken" not in actions and world.prompts() == 0
+    assert world.sts.signers[actions.index("CreateAccessKey")] == iam_user.key_id
+
+
+def test_an_old_key_deleted_meanwhile_is_a_rotation_done(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    old = iam_user.key_id
+    world.sts.faults.after["CreateAccessKey"] = lambda: iam_user.iam.delete_access_key(
+        UserName=iam_user.name, AccessKeyId=old
+    )
+    done = world.run("rotate", "base")
+    assert done.returncode == 0, done.stderr
+    [new] = iam_user.key_ids()
+    assert in_vault(world, keystore, "base").access_key_id == new
+    assert f"the old key {mask(old)} was gone from IAM already" in done.stdout
+    assert old not in done.stdout + done.stderr and new not in done.stdout + done.stderr
 
 
 def test_rotate_uses_the_mfa_session_when_the_profile_names_mfa_serial(
