@@ -128,6 +128,8 @@ def _fix(adding: bool) -> str:
     """Keys being added may use a file instead; a key in use must be reached where it is."""
     if adding:
         return NO_KEYSTORE_FIX
+    if os.path.exists(paths.vault_key_file()):  # added with the file, run without the variable
+        return f"set {MODE_VARIABLE}=file wherever credproc runs: the vault key is in a file here"
     return "start your keystore, e.g. by logging in to your desktop session, and run again"
 
 
@@ -157,10 +159,10 @@ def _ask(call: Callable[[], T], adding: bool) -> T:
 
 
 def _failed(exc: Exception, adding: bool) -> VaultError:
+    if isinstance(exc, VaultError):
+        return exc  # keyring may not even import
     from keyring.errors import KeyringLocked, NoKeyringError
 
-    if isinstance(exc, VaultError):
-        return exc
     if isinstance(exc, KeyringLocked):
         return VaultError("the OS keystore is locked", UNLOCK_FIX)
     if isinstance(exc, NoKeyringError):

@@ -84,7 +84,9 @@ def _proven(config: AwsConfig, profile: str, keys: Credentials) -> str:
 
 
 def _store(vault: Vault, profile: str, keys: Credentials, user_arn: str) -> bool:
-    """Put the keys in the vault; True when they replace other keys (or a damaged entry)."""
+    """Put the keys in the vault; True unless they are the keys it held: what the cache holds
+    for this profile's vault keys was minted from other keys (replaced, damaged, or of an
+    entry deleted by hand)."""
     with vault.writing(profile):
         held = vault.lookup(profile) if in_vault(profile) else None
         same = isinstance(held, VaultKeys) and held.access_key_id == keys.access_key_id
@@ -100,7 +102,7 @@ def _store(vault: Vault, profile: str, keys: Credentials, user_arn: str) -> bool
         vault.write(VaultKeys(profile, keys.access_key_id, keys.secret_access_key, added, user_arn))
         if isinstance(held, str):
             log.alert(f"{held}: replaced")
-        return not same and held is not None
+        return not same
 
 
 def add(request: AddRequest) -> list[str]:
@@ -112,7 +114,7 @@ def add(request: AddRequest) -> list[str]:
     user_arn = _proven(config, profile, keys) if request.verify else ""
     vault = Vault()
     if _store(vault, profile, keys, user_arn):
-        _forget(config, profile)  # sessions minted from the keys this replaces
+        _forget(config, profile)  # sessions minted from other keys
     whose = f" of {user_arn}" if user_arn else " (not verified)"
     lines = [
         f"{profile}: keys {mask(keys.access_key_id)}{whose} are in the vault; "

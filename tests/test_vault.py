@@ -196,6 +196,19 @@ def test_other_keys_for_a_profile_in_the_vault_are_refused_not_replaced(
     assert world.credentials_file.read_text() == "[base]\n"
 
 
+def test_keys_added_where_a_vault_entry_was_deleted_by_hand_mint_anew(
+    world: World, keystore: SecretService
+) -> None:
+    world.standard_config()
+    added(world, "base", "--from-env", "--no-verify", env=from_env(KEY_ID, SECRET))
+    world.serve()
+    (world.vault_dir / vault_name("base")).unlink()  # the cache still holds base's sessions
+    added(world, "base", "--from-env", "--no-verify", env=from_env(OTHER_KEY_ID, OTHER_SECRET))
+    world.sts.reset()
+    world.serve()
+    assert world.sts.signers[0] == OTHER_KEY_ID  # not the session the other keys minted
+
+
 def test_vault_keys_win_over_keys_in_the_file_and_check_says_so(
     world: World, keystore: SecretService
 ) -> None:

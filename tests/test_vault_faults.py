@@ -10,6 +10,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,6 +183,15 @@ def test_the_file_fallback_keeps_the_vault_key_beside_the_cache_key(world: World
     assert "has 5 bytes, not 32" in line and vault_key.read_bytes() == b"short"  # not replaced
 
 
+def test_a_file_vault_key_reached_without_its_setting_names_the_setting(world: World) -> None:
+    world.env.update(FILE_KEY)
+    vault_world(world)
+    del world.env["CREDPROC_VAULT_KEY"]  # as an SDK may start credproc, without the variable
+    line = one_line_failure(world.run("--profile", "prod-mfa"), 8)
+    assert "set CREDPROC_VAULT_KEY=file wherever credproc runs" in line
+    assert world.sts.calls == []
+
+
 def test_an_unknown_vault_key_setting_is_a_configuration_error(world: World) -> None:
     keys_in_file(world)
     done = add(world, "base", "--from-file", env={"CREDPROC_VAULT_KEY": "plaintext"})
@@ -233,3 +243,15 @@ def test_a_vault_folder_others_can_write_is_refused(world: World, keystore: Secr
     os.chmod(world.vault_dir, 0o777)
     line = one_line_failure(world.run("--profile", "prod-mfa"), 8)
     assert f"chmod 700 {world.vault_dir}" in line
+
+
+def test_a_keyring_that_does_not_import_is_a_vault_error_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from credproc import keystore
+    from credproc.errors import VaultError
+
+    monkeypatch.setitem(sys.modules, "keyring", None)  # `import keyring` raises
+    with pytest.raises(VaultError) as found:
+        keystore._ask(lambda: keystore._backend(False), False)
+    assert found.value.what.startswith("keyring cannot start: ModuleNotFoundError")
