@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,10 +14,15 @@ from credproc.errors import EXIT_CODES, UsageError
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
+        # what was typed is never echoed: someone may have put keys there
+        # (`credproc add P AKIA... SECRET`, `credproc AKIA...`, `--from-env=SECRET`)
         if message.startswith("unrecognized arguments"):
-            # never echoed: someone may have put keys there (`credproc add P AKIA... SECRET`)
             message = "unrecognized arguments (not shown here, in case one is a secret)"
+        message = _TYPED.sub(r"\1 (not shown here, in case it is a secret)", message)
         raise UsageError(message, "see credproc --help")
+
+
+_TYPED = re.compile(r"(invalid choice|invalid \w+ value|ignored explicit argument):? '[^']*'")
 
 
 def version() -> str:

@@ -10,6 +10,8 @@ import stat
 import time
 from pathlib import Path
 
+import pytest
+
 from credproc.plan import vault_name
 from tests.conftest import DEVICE, ROLE, World, section
 from tests.prompt_session import Session
@@ -133,6 +135,22 @@ def test_keys_that_are_not_long_term_are_refused_with_the_reason(
 def test_keys_never_come_from_the_command_line(world: World) -> None:
     done = add(world, "base", KEY_ID, SECRET)
     assert done.returncode == 2 and "unrecognized arguments" in done.stderr
+    assert KEY_ID not in done.stderr and SECRET not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [KEY_ID, SECRET],
+        ["add", "base", f"--from-env={SECRET}"],
+        ["env", "--profile", "prod", "--format", SECRET],
+        ["exec", "--profile", "prod", "--server", "--port", SECRET, "--", "true"],
+    ],
+)
+def test_what_was_typed_is_never_echoed_in_a_usage_error(world: World, argv: list[str]) -> None:
+    done = world.run(*argv)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "not shown here, in case" in done.stderr
     assert KEY_ID not in done.stderr and SECRET not in done.stderr
 
 
