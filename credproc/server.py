@@ -172,6 +172,8 @@ class CredentialServer(ThreadingHTTPServer):
         # one obtain() at a time: sources.load swaps os.environ around botocore's providers,
         # and a renewal must happen once, not once per waiting request
         self.obtaining = threading.Lock()
+        self.attempts = 0  # obtain() calls ended, under `obtaining`
+        self.failed: CredprocError | None = None  # how the last one ended, if it failed
 
     def server_bind(self) -> None:
         socketserver.TCPServer.server_bind(self)  # HTTPServer's would look the name up in DNS
@@ -188,9 +190,21 @@ class CredentialServer(ThreadingHTTPServer):
 
     def credentials(self) -> tuple[int, dict[str, str]]:
         """200 and the credentials, or 503 and what credproc would say; never a secret."""
+        before = self.attempts
         try:
             with self.obtaining:
-                creds = servable(self.profile, credentials(self.profile))
+                if self.attempts != before and self.failed is not None:
+                    # it failed while this request waited (a prompt unanswered, STS down):
+                    # its answer, not one more prompt per queued request
+                    raise self.failed
+                try:
+                    creds = servable(self.profile, credentials(self.profile))
+                    self.failed = None
+                except CredprocError as exc:
+                    self.failed = exc
+                    raise
+                finally:
+                    self.attempts += 1
         except CredprocError as exc:
             log.debug(f"server: 503: {exc.message()}")
             return 503, {"code": type(exc).__name__, "message": exc.message()}

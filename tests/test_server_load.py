@@ -89,3 +89,29 @@ def settled(pid: int) -> tuple[int, int]:
         time.sleep(0.05)
         counts = proc_counts(pid)
     return counts
+
+
+def test_requests_that_waited_for_a_failed_prompt_share_its_503_and_the_next_recovers(
+    world: World,
+) -> None:
+    slow = f"sh -c 'sleep 1; exec {world.mfa_process}'"  # all 50 are waiting when it fails
+    world.standard_config(mfa_process=slow)
+    world.sts.faults.lifetime = {
+        **SHORT_ROLE,
+        "GetSessionToken": rules.SOURCE_SECONDS + STALE_AFTER,
+    }
+    served = Served(world).ready()
+    try:
+        served.credentials()
+        time.sleep(STALE_AFTER + 0.5)
+        prompts = world.prompts()
+        world.answers("not a code")  # the renewal's prompt fails
+        replies = all_at_once(served, AT_ONCE)
+        recovered = served.get()
+    finally:
+        code, _, stderr = served.stop()
+    assert (code, stderr) == (0, "")
+    assert [reply.status for reply in replies] == [503] * AT_ONCE
+    assert {reply.json()["code"] for reply in replies} == {"MfaUnavailable"}
+    assert recovered.status == 200
+    assert world.prompts() - prompts == 2  # the failed one, then the next request's
