@@ -10,7 +10,14 @@ from credproc import rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
 from credproc.entry import SESSION, Credentials, VaultKeys
-from credproc.errors import AwsRefused, CredprocError, SourceRejected, UsageError, mask
+from credproc.errors import (
+    AwsRefused,
+    CredprocError,
+    MfaCancelled,
+    SourceRejected,
+    UsageError,
+    mask,
+)
 from credproc.plan import in_vault
 from credproc.sts_keys import Endpoint, Iam, caller_arn, prove
 from credproc.vault import Vault
@@ -79,18 +86,33 @@ class Rotation:
     def prove(self, new: Credentials) -> None:
         try:
             prove(self.where, new, self.profile, self.arn)
+        except KeyboardInterrupt:  # Ctrl-C while IAM spreads the key: back to the old one
+            exc = MfaCancelled("rotation cancelled", f"run `credproc rotate {self.profile}` again")
+            raise _said(exc, self._back(new)) from None
         except CredprocError as exc:
-            self.vault.write(self.old)  # the old key was never deleted: it still works
             if isinstance(exc, SourceRejected):
                 seconds = rules.NEW_KEY_PROOF_SECONDS
                 exc = SourceRejected(
                     f"AWS did not accept the new key {mask(new.access_key_id)} in {seconds} s"
                 )
-            state = (
-                f"the vault holds the old key {mask(self.old.access_key_id)} again, which "
-                f"works; {self._undo(new)}"
-            )
+            state = self._back(new)
             raise _said(exc, state, f"run `credproc rotate {self.profile}` again later") from None
+
+    def _back(self, new: Credentials) -> str:
+        """Put the old key (never deleted: it still works) back in the vault, and undo the
+        new one; where each key is now."""
+        try:
+            self.vault.write(self.old)
+        except CredprocError as exc:
+            return (
+                f"the vault could not take the old key back ({exc.what}): it holds the new key "
+                f"{mask(new.access_key_id)}, not yet proven; the old key "
+                f"{mask(self.old.access_key_id)} is still active in IAM"
+            )
+        return (
+            f"the vault holds the old key {mask(self.old.access_key_id)} again, which works; "
+            f"{self._undo(new)}"
+        )
 
     def retire(self, new: Credentials) -> bool:
         """Delete the old key; False when IAM had it no more (deleted by someone else)."""

@@ -4,6 +4,7 @@ vault and a message that says which key exists where."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 
@@ -209,3 +210,29 @@ def test_two_rotations_at_once_lose_no_key(
     [left] = iam_user.key_ids()
     assert left != iam_user.key_id and in_vault(world, keystore, "base").access_key_id == left
     assert world.sts.actions().count("CreateAccessKey") == 2
+
+
+def test_ctrl_c_while_the_new_key_is_proven_puts_the_old_key_back(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.new_key_refusals = 10**6
+    rotating = subprocess.Popen(
+        [CREDPROC, "rotate", "base"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while world.sts.actions().count("GetCallerIdentity") < 2:  # the old key's, a new one's
+        assert time.monotonic() < deadline and rotating.poll() is None
+        time.sleep(0.05)
+    rotating.send_signal(signal.SIGINT)
+    _, stderr = rotating.communicate(timeout=30)
+    assert rotating.returncode == 5 and stderr.count("\n") == 1
+    assert "rotation cancelled" in stderr
+    assert f"the vault holds the old key {mask(iam_user.key_id)} again" in stderr
+    assert iam_user.key_ids() == [iam_user.key_id]
+    assert in_vault(world, keystore, "base").access_key_id == iam_user.key_id
