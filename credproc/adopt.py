@@ -33,6 +33,16 @@ ROLE_KEYS = (
     "duration_seconds",
     "role_session_name",
 )
+# what botocore reads for the STS call that assumed the role, and credproc reads from the
+# profile it resolves: copied to that profile too (SDKs keep using them on P)
+STS_KEYS = (
+    "region",
+    "sts_regional_endpoints",
+    "use_fips_endpoint",
+    "use_dualstack_endpoint",
+    "endpoint_url",
+    "ca_bundle",
+)
 # context lines of the diff that would show these get their value masked
 SECRET_KEYS = ("aws_secret_access_key", "aws_session_token", "aws_security_token")
 KEYS_FIX = "credproc init adopts a profile with role_arn, source_profile and mfa_serial"
@@ -132,7 +142,8 @@ def _changer(name: str, new: str, command: str) -> Callable[[list[str]], list[st
 
         values, eol = _section_values(lines, section()), inifile.newline(lines)
         moved = [k.name for k in section().keys if moves(k.name)]
-        items = [(key, _value(values[key], eol)) for key in dict.fromkeys(moved)]
+        copied = [k.name for k in section().keys if k.name in STS_KEYS]
+        items = [(key, _value(values[key], eol)) for key in dict.fromkeys(moved + copied)]
         lines = inifile.without_keys(lines, section(), set(moved))
         lines = inifile.with_keys(lines, section(), [("credential_process", command)])
         at = _above_comments(lines, section().end)  # after P: the diff reads as a move

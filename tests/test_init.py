@@ -51,6 +51,7 @@ AFTER = ABOVE + (
     f"mfa_serial = {DEVICE}\n"
     "credproc_prompt = process\n"
     "duration_seconds = 3600\n"
+    "region = eu-west-1\n"  # copied: STS in the region the SDK used for AssumeRole
     "\n"
     "[sso-session corp]\n"
     "sso_region = eu-west-1\n"
@@ -143,6 +144,7 @@ def test_adopted_profiles_load_in_botocore_and_boto3_gets_the_role_through_credp
         "mfa_serial": DEVICE,
         "credproc_prompt": "process",
         "duration_seconds": "3600",
+        "region": "eu-west-1",
     }
     check = world.run("check", "--profile", "prod-mfa")
     assert check.returncode == 0 and "no problems found" in check.stdout, check.stdout
@@ -171,7 +173,8 @@ def test_crlf_lines_a_missing_last_line_break_and_default_are_kept(world: World)
     out = shown(world, "default", "--write")
     expected = (
         "[default]\r\nregion = eu-west-1\r\ncredential_process = credproc --profile default-mfa"
-        f"\r\n\r\n[profile default-mfa]\r\nrole_arn = {ROLE}\r\nsource_profile = base\r\n\r\n"
+        f"\r\n\r\n[profile default-mfa]\r\nrole_arn = {ROLE}\r\nsource_profile = base\r\n"
+        "region = eu-west-1\r\n\r\n"
     )
     assert world.config_file.read_bytes() == expected.encode()
     assert "\\ No newline at end of file\n" in out
