@@ -94,6 +94,17 @@ def test_a_positional_profile_completes_profile_names(
     assert candidates(parser, ["note", ""]) == []
 
 
+@pytest.mark.parametrize("command", ["add", "remove", "rotate", "init"])
+def test_the_profile_argument_of_the_real_grammar_completes_profile_names(
+    shell_world: World, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(key, shell_world.env[key])
+    assert words(f"credproc {command} ") == PROFILES
+    assert words(f"credproc {command} prod-") == ["prod-mfa"]
+    assert words(f"credproc {command} prod ") == []  # one profile only
+
+
 def test_words_are_split_as_the_shell_splits_them() -> None:
     assert words_of("credproc --profile 'my pr") == ["credproc", "--profile", "my pr"]
     assert words_of("credproc --profile a\\ b ") == ["credproc", "--profile", "a b", ""]
