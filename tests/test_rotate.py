@@ -8,6 +8,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import CREDPROC, DEVICE, IamUser, World, section
 from tests.secret_service import SecretService
 from tests.vault_helpers import added, in_vault, one_line_failure
@@ -52,19 +54,6 @@ def test_rotate_replaces_the_key_in_iam_and_in_the_vault(
     assert signs_with(world) == new
 
 
-def test_rotate_signs_with_the_mfa_session_of_the_device_on_the_role_above(
-    world: World, keystore: SecretService, iam_user: IamUser
-) -> None:
-    user_world(world, iam_user)  # SPEC section 2's layout: mfa_serial on prod-mfa, not base
-    assert world.run("rotate", "base").returncode == 0
-    actions, signers = world.sts.actions(), world.sts.signers
-    assert actions[0] == "GetSessionToken" and world.sts.calls[0]["SerialNumber"] == DEVICE
-    session_key = signers[actions.index("CreateAccessKey")]
-    assert session_key not in (iam_user.key_id, *iam_user.key_ids())
-    world.serve()  # prod-mfa's MFA session is the one rotate made: no second code
-    assert world.prompts() == 1
-
-
 def test_rotate_signs_with_the_key_itself_when_no_chain_names_a_device(
     world: World, keystore: SecretService, iam_user: IamUser
 ) -> None:
@@ -93,14 +82,17 @@ def test_an_old_key_deleted_meanwhile_is_a_rotation_done(
     assert old not in done.stdout + done.stderr and new not in done.stdout + done.stderr
 
 
-def test_rotate_uses_the_mfa_session_when_the_profile_names_mfa_serial(
-    world: World, keystore: SecretService, iam_user: IamUser
+@pytest.mark.parametrize("device_on", ["base", "the role above"])
+def test_rotate_signs_with_the_mfa_session_of_the_users_device(
+    world: World, keystore: SecretService, iam_user: IamUser, device_on: str
 ) -> None:
-    user_world(world, iam_user, mfa_serial=DEVICE)
+    """On base itself, or (SPEC section 2's layout) only on prod-mfa above it."""
+    user_world(world, iam_user, **({"mfa_serial": DEVICE} if device_on == "base" else {}))
     done = world.run("rotate", "base")
     assert done.returncode == 0, done.stderr
     actions, signers = world.sts.actions(), world.sts.signers
-    assert actions[0] == "GetSessionToken" and world.sts.calls[0]["TokenCode"]
+    assert actions[0] == "GetSessionToken" and world.sts.calls[0]["SerialNumber"] == DEVICE
+    assert world.sts.calls[0]["TokenCode"]
     session_key = signers[actions.index("CreateAccessKey")]
     assert session_key not in (iam_user.key_id, *iam_user.key_ids())  # the session's, not a key
     assert signers[actions.index("DeleteAccessKey")] == session_key
