@@ -11,9 +11,9 @@ import tempfile
 from collections.abc import Callable
 from typing import NamedTuple
 
-from credproc.cache import fsync_dir
 from credproc.config import config_profile
 from credproc.errors import ConfigError
+from credproc.private import fsync_dir
 
 SECTION = re.compile(r"\[(?P<header>.+)\]")  # configparser's SECTCRE
 OPTION = re.compile(r"(?P<option>.*?)\s*[=:]\s*(?P<value>.*)$")  # and its OPTCRE

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from credproc import lock, paths, rules
-from credproc.cache import private_dir, read_private, write_private
 from credproc.entry import KEY_BYTES
 from credproc.errors import ConfigError, VaultError
+from credproc.private import private_dir, read_private, write_private
 
 SERVICE, NAME = "credproc", "vault-key"
 MODE_VARIABLE = "CREDPROC_VAULT_KEY"

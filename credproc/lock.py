@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from credproc import log
-from credproc.cache import NOFOLLOW
 from credproc.errors import MfaUnavailable, StoreError
+from credproc.private import NOFOLLOW
 
 # A waiter waits for the holder's prompt (bounded by the prompt timeout) and then for the
 # holder's STS calls, which take well under a second when STS is healthy.

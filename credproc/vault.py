@@ -14,16 +14,11 @@ import os
 from collections.abc import Iterator
 
 from credproc import entry, keystore, lock, log, paths, rules
-from credproc.cache import (
-    MAX_ENTRY_BYTES,
-    private_dir,
-    read_private,
-    remove_private,
-    write_private,
-)
+from credproc.cache import MAX_ENTRY_BYTES
 from credproc.entry import VaultKeys
 from credproc.errors import VaultError
 from credproc.plan import vault_name
+from credproc.private import private_dir, read_private, remove_private, write_private
 
 
 class Vault:
