@@ -115,11 +115,14 @@ class Store:
 
     def write_sealed(self, name: str, plain: bytes) -> bool:
         """Seal `plain` under `name` and store it; a failure is a warning, as in write."""
+        return self._put(name, entry.seal_bytes(self.key, name, plain))
+
+    def _put(self, name: str, sealed: bytes) -> bool:
         try:
-            write_private(self.path(name), entry.seal_bytes(self.key, name, plain))
+            write_private(self.path(name), sealed)
             return True
         except OSError as exc:
-            log.warn(f"could not write cache file {name} ({exc.strerror})")
+            log.warn(f"could not write cache entry {name} ({exc.strerror}): not cached")
             return False
 
     def credentials(self, name: str, kind: str) -> Credentials | None:
@@ -130,12 +133,7 @@ class Store:
     def write(self, name: str, record: CacheEntry) -> bool:
         """Seal and store; a failure (disk full, read-only) is a warning, not an error."""
         self.sweep(older_than=STALE_TEMP_SECONDS)
-        try:
-            write_private(self.path(name), entry.seal(self.key, name, record))
-            return True
-        except OSError as exc:
-            log.warn(f"could not write cache entry {name} ({exc.strerror}): not cached")
-            return False
+        return self._put(name, entry.seal(self.key, name, record))
 
     def remove(self, name: str) -> bool:
         return remove_private(self.path(name))
