@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import CREDPROC, DEVICE, IamUser, World, section
 from tests.secret_service import SecretService
-from tests.vault_helpers import added, in_vault, one_line_failure
+from tests.vault_helpers import added, from_env, in_vault, one_line_failure
 
 
 def mask(key_id: str) -> str:
@@ -228,3 +228,30 @@ def test_ctrl_c_while_the_new_key_is_proven_puts_the_old_key_back(
     assert f"the vault holds the old key {mask(iam_user.key_id)} again" in stderr
     assert iam_user.key_ids() == [iam_user.key_id]
     assert in_vault(world, keystore, "base").access_key_id == iam_user.key_id
+
+
+def test_an_add_during_a_rotation_waits_and_cannot_put_the_old_key_back(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    world.sts.faults.new_key_refusals = 1  # the rotation holds the vault's lock for seconds
+    rotating = subprocess.Popen(
+        [CREDPROC, "rotate", "base"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while "CreateAccessKey" not in world.sts.actions():
+        assert time.monotonic() < deadline and rotating.poll() is None
+        time.sleep(0.05)
+    adding = world.run(
+        "add", "base", "--from-env", "--no-verify", env=from_env(iam_user.key_id, iam_user.secret)
+    )
+    _, stderr = rotating.communicate(timeout=60)
+    assert rotating.returncode == 0, stderr
+    [new] = iam_user.key_ids()
+    assert "already holds other keys" in one_line_failure(adding, 2)
+    assert in_vault(world, keystore, "base").access_key_id == new
