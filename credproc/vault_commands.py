@@ -174,8 +174,7 @@ def remove(profile: str, *, yes: bool) -> list[str]:
     vault = Vault()
     with vault.writing(profile):
         vault.remove(profile)
-    store = Store.open()
-    forgotten = sum(store.remove(name) for name in names)
+    forgotten = Store.open().forget(names)
     return [
         f"{profile}: keys removed from the vault, and {forgotten} cached "
         f"entr{'y' if forgotten == 1 else 'ies'} minted from them",

@@ -47,6 +47,7 @@ NEVER_ON_A_HIT_MODULES = ("credproc.resolve", "credproc.prompt", "credproc.lock"
 NEVER_ON_A_HIT_MODULES += ("credproc.vault", "credproc.keystore")
 NEVER_ON_A_HIT_MODULES += ("credproc.console", "credproc.handoff", "credproc.adopt")
 NEVER_ON_A_HIT_MODULES += ("credproc.server", "credproc.supervise", "http")
+NEVER_ON_A_HIT_MODULES += ("credproc.commands", "credproc.clients", "credproc.args")
 # nor, when the config is unchanged, the config, the plan or JSON (the shortcut's answer is
 # not JSON inside, and the output line is written without the json module)
 PLANNING = ("configparser", "credproc.config", "credproc.plan", "credproc.profiles", "json")

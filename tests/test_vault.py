@@ -315,6 +315,7 @@ def test_remove_forgets_the_keys_and_what_they_minted(
     assert "3 cached entries" in done.stdout and "still active in IAM" in done.stdout
     assert vault_files(world) == []
     assert {record.kind for _, record in world.entries() if record} == {"used-codes"}
+    assert [p for p in world.cache_dir.iterdir() if p.name.endswith(".hit")] == []
     line = one_line_failure(world.run("--profile", "prod-mfa"), 3)
     assert "has neither role_arn nor mfa_serial" in line or "no credentials" in line
 
