@@ -19,10 +19,18 @@ class _ArgumentParser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments"):
             message = "unrecognized arguments (not shown here, in case one is a secret)"
         message = _TYPED.sub(r"\1 (not shown here, in case it is a secret)", message)
+        message = _AMBIGUOUS.sub(
+            r"\1 (its value not shown here, in case it is a secret) could", message
+        )
         raise UsageError(message, "see credproc --help")
 
 
-_TYPED = re.compile(r"(invalid choice|invalid \w+ value|ignored explicit argument):? '[^']*'")
+# argparse quotes a value with repr(): in '...', or in "..." when it holds a '
+_QUOTED = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""
+_TYPED = re.compile(
+    rf"(invalid choice|invalid \w+ value|ignored explicit argument):? (?:{_QUOTED})"
+)
+_AMBIGUOUS = re.compile(r"(ambiguous option: --[^=\s]+)=.*? could", re.DOTALL)
 
 
 def version() -> str:

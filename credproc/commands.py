@@ -1,6 +1,6 @@
 """The commands other than the protocol's own answer (which is `cli.cmd_serve`): each turns
 its arguments into calls of the modules that do the work, and prints the outcome.
-Imported only by those commands: a cache hit never loads this module."""
+Loaded with the argparse grammar: the protocol's own `credproc --profile P` never loads it."""
 
 from __future__ import annotations
 

@@ -142,7 +142,9 @@ def test_keys_never_come_from_the_command_line(world: World) -> None:
     "argv",
     [
         [KEY_ID, SECRET],
+        [f"{KEY_ID}'{SECRET}"],  # argparse shows this one in double quotes
         ["add", "base", f"--from-env={SECRET}"],
+        ["add", "base", f"--from=a b {SECRET}"],  # an ambiguous option with its value
         ["env", "--profile", "prod", "--format", SECRET],
         ["exec", "--profile", "prod", "--server", "--port", SECRET, "--", "true"],
     ],
