@@ -167,6 +167,18 @@ def steps(chain: Chain) -> tuple[Step, ...]:
     return tuple(found)
 
 
+def device_session(config: AwsConfig, name: str) -> Step | None:
+    """The MFA session of the first device named from `name`'s long-term source outwards, as
+    `steps` makes it, even where the chain assumes its role with the code instead (longer
+    than an hour, or credproc_mfa_session = false); None when no device is named."""
+    chain = walk(config, followed(config, name), in_vault)
+    if not chain.source.long_term:
+        return None
+    hops = reversed(chain.hops) if chain.hops else chain.profiles[:1]
+    named = next((hop for hop in hops if hop.get("mfa_serial")), None)
+    return None if named is None else _session_step(named, chain)
+
+
 def profile_region(config: AwsConfig, name: str) -> str:
     """The first `region` from the profile up its source_profile chain, or "" (what the
     console and an `exec --server` command get, as botocore finds a session's region); an

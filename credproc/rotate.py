@@ -9,7 +9,7 @@ import time
 from credproc import rules
 from credproc.cache import Store
 from credproc.config import AwsConfig, load
-from credproc.entry import SESSION, Credentials, VaultKeys
+from credproc.entry import Credentials, VaultKeys
 from credproc.errors import (
     AwsRefused,
     CredprocError,
@@ -18,7 +18,7 @@ from credproc.errors import (
     UsageError,
     mask,
 )
-from credproc.plan import in_vault
+from credproc.plan import device_session, in_vault
 from credproc.sts_keys import Endpoint, Iam, caller_arn, prove
 from credproc.vault import Vault
 from credproc.vault_commands import plans_from, where_to_call
@@ -30,16 +30,16 @@ def _said(exc: CredprocError, state: str, fix: str = "") -> CredprocError:
 
 
 def _mfa_session(config: AwsConfig, profile: str) -> Credentials | None:
-    """The MFA session of the user's device, as the chains from these keys make it (the
+    """The MFA session of the user's device, as the chains from these keys name it (the
     profile's own mfa_serial, else that of a role above it, as in SPEC section 2's layout):
-    policies commonly demand MFA for key management. None when no chain names a device:
-    the keys then sign for themselves (IAM refuses a session minted without MFA)."""
+    policies commonly demand MFA for key management, and IAM's calls take no code of their
+    own. None when no chain names a device: the keys then sign for themselves."""
     for plan in plans_from(config, profile):
-        first = plan.steps[0]
-        if first.kind == SESSION and first.mfa_serial:
+        step = device_session(config, plan.profile)
+        if step is not None:
             from credproc.resolve import Resolver
 
-            return Resolver(plan._replace(steps=(first,)), config, Store.open()).credentials()
+            return Resolver(plan._replace(steps=(step,)), config, Store.open()).credentials()
     return None
 
 

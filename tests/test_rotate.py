@@ -82,12 +82,20 @@ def test_an_old_key_deleted_meanwhile_is_a_rotation_done(
     assert old not in done.stdout + done.stderr and new not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("device_on", ["base", "the role above"])
+DEVICE_ON = {  # where the layout names the device: base's keys, prod-mfa's
+    "base": ({"mfa_serial": DEVICE}, {"mfa_serial": None}),
+    "the role above": ({}, {}),
+    "a role assumed with the code": ({}, {"duration_seconds": "7200"}),  # no session step
+}
+
+
+@pytest.mark.parametrize("device_on", DEVICE_ON)
 def test_rotate_signs_with_the_mfa_session_of_the_users_device(
     world: World, keystore: SecretService, iam_user: IamUser, device_on: str
 ) -> None:
-    """On base itself, or (SPEC section 2's layout) only on prod-mfa above it."""
-    user_world(world, iam_user, **({"mfa_serial": DEVICE} if device_on == "base" else {}))
+    base, prod_mfa = DEVICE_ON[device_on]
+    user_world(world, iam_user, **base)
+    world.standard_config(base=base, **prod_mfa)
     done = world.run("rotate", "base")
     assert done.returncode == 0, done.stderr
     actions, signers = world.sts.actions(), world.sts.signers
@@ -97,8 +105,15 @@ def test_rotate_signs_with_the_mfa_session_of_the_users_device(
     assert session_key not in (iam_user.key_id, *iam_user.key_ids())  # the session's, not a key
     assert signers[actions.index("DeleteAccessKey")] == session_key
     assert world.prompts() == 1
-    world.serve()  # prod-mfa's MFA session is the one rotate made: no second code
-    assert world.prompts() == 1
+
+
+def test_the_mfa_session_rotate_made_serves_the_role_without_a_second_code(
+    world: World, keystore: SecretService, iam_user: IamUser
+) -> None:
+    user_world(world, iam_user)
+    assert world.run("rotate", "base").returncode == 0
+    world.serve()  # prod-mfa's MFA session is the one rotate made
+    assert world.prompts() == 1 and world.sts.actions().count("GetSessionToken") == 1
 
 
 def test_a_new_key_is_retried_while_iam_spreads_it(
