@@ -193,13 +193,14 @@ class CredentialServer(ThreadingHTTPServer):
         before = self.attempts
         try:
             with self.obtaining:
-                if self.attempts != before and self.failed is not None:
+                failed = self.failed
+                if self.attempts != before and failed is not None:
                     # it failed while this request waited (a prompt unanswered, STS down):
                     # its answer, not one more prompt per queued request
-                    raise self.failed
+                    raise type(failed)(failed.what, failed.fix)
+                self.failed = None
                 try:
                     creds = servable(self.profile, credentials(self.profile))
-                    self.failed = None
                 except CredprocError as exc:
                     self.failed = exc
                     raise
