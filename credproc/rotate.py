@@ -71,6 +71,9 @@ class Rotation:
     def create(self) -> Credentials:
         try:
             return self.iam.create_key()
+        except KeyboardInterrupt:  # IAM may have made the key just before
+            state = f"the vault holds {self._old()}; IAM may hold a new key it made meanwhile"
+            raise _said(self._cancelled(), state) from None
         except CredprocError as exc:
             raise _said(exc, f"no new key was made: the vault holds {self._old()}") from None
 
@@ -80,6 +83,8 @@ class Rotation:
         )
         try:
             self.vault.write(record)
+        except KeyboardInterrupt:
+            raise _said(self._cancelled(), self._back(new)) from None
         except CredprocError as exc:
             raise _said(exc, f"the vault holds {self._old()}; {self._undo(new)}") from None
 
@@ -87,8 +92,7 @@ class Rotation:
         try:
             prove(self.where, new, self.profile, self.arn)
         except KeyboardInterrupt:  # Ctrl-C while IAM spreads the key: back to the old one
-            exc = MfaCancelled("rotation cancelled", f"run `credproc rotate {self.profile}` again")
-            raise _said(exc, self._back(new)) from None
+            raise _said(self._cancelled(), self._back(new)) from None
         except CredprocError as exc:
             if isinstance(exc, SourceRejected):
                 seconds = rules.NEW_KEY_PROOF_SECONDS
@@ -97,6 +101,9 @@ class Rotation:
                 )
             state = self._back(new)
             raise _said(exc, state, f"run `credproc rotate {self.profile}` again later") from None
+
+    def _cancelled(self) -> MfaCancelled:
+        return MfaCancelled("rotation cancelled", f"run `credproc rotate {self.profile}` again")
 
     def _back(self, new: Credentials) -> str:
         """Put the old key (never deleted: it still works) back in the vault, and undo the
