@@ -265,8 +265,9 @@ def test_an_add_during_a_rotation_waits_and_cannot_put_the_old_key_back(
     adding = world.run(
         "add", "base", "--from-env", "--no-verify", env=from_env(iam_user.key_id, iam_user.secret)
     )
+    assert "DeleteAccessKey" in world.sts.actions()  # add waited for the whole rotation
     _, stderr = rotating.communicate(timeout=60)
     assert rotating.returncode == 0, stderr
     [new] = iam_user.key_ids()
-    assert "already holds other keys" in one_line_failure(adding, 2)
+    assert f"already holds other keys for profile base ({mask(new)}" in one_line_failure(adding, 2)
     assert in_vault(world, keystore, "base").access_key_id == new
