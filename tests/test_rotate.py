@@ -197,22 +197,31 @@ def test_rotate_needs_keys_in_the_vault(world: World, keystore: SecretService) -
     assert "credproc add solo" in one_line_failure(world.run("rotate", "solo"), 2)
 
 
+def start_rotation(world: World) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [CREDPROC, "rotate", "base"],
+        env=world.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(world: World, rotating: subprocess.Popen[str], action: str, count: int) -> None:
+    """Until STS or IAM has seen `action` `count` times, the rotation still running."""
+    deadline = time.monotonic() + 30
+    while world.sts.actions().count(action) < count:
+        assert time.monotonic() < deadline and rotating.poll() is None
+        time.sleep(0.05)
+
+
 def test_two_rotations_at_once_lose_no_key(
     world: World, keystore: SecretService, iam_user: IamUser
 ) -> None:
     """The second waits for the first's lock, then rotates the key the first stored."""
     user_world(world, iam_user)
-    running = [
-        subprocess.Popen(
-            [CREDPROC, "rotate", "base"],
-            env=world.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    running = [start_rotation(world) for _ in range(2)]
     assert [p.wait(90) for p in running] == [0, 0], [p.stderr.read() for p in running if p.stderr]
     [left] = iam_user.key_ids()
     assert left != iam_user.key_id and in_vault(world, keystore, "base").access_key_id == left
@@ -224,18 +233,8 @@ def test_ctrl_c_while_the_new_key_is_proven_puts_the_old_key_back(
 ) -> None:
     user_world(world, iam_user)
     world.sts.faults.new_key_refusals = 10**6
-    rotating = subprocess.Popen(
-        [CREDPROC, "rotate", "base"],
-        env=world.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while world.sts.actions().count("GetCallerIdentity") < 2:  # the old key's, a new one's
-        assert time.monotonic() < deadline and rotating.poll() is None
-        time.sleep(0.05)
+    rotating = start_rotation(world)
+    wait_for(world, rotating, "GetCallerIdentity", 2)  # the old key's, then a new one's
     rotating.send_signal(signal.SIGINT)
     _, stderr = rotating.communicate(timeout=30)
     assert rotating.returncode == 5 and stderr.count("\n") == 1
@@ -250,18 +249,8 @@ def test_an_add_during_a_rotation_waits_and_cannot_put_the_old_key_back(
 ) -> None:
     user_world(world, iam_user)
     world.sts.faults.new_key_refusals = 1  # the rotation holds the vault's lock for seconds
-    rotating = subprocess.Popen(
-        [CREDPROC, "rotate", "base"],
-        env=world.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while "CreateAccessKey" not in world.sts.actions():
-        assert time.monotonic() < deadline and rotating.poll() is None
-        time.sleep(0.05)
+    rotating = start_rotation(world)
+    wait_for(world, rotating, "CreateAccessKey", 1)
     adding = world.run(
         "add", "base", "--from-env", "--no-verify", env=from_env(iam_user.key_id, iam_user.secret)
     )
